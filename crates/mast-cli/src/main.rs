@@ -1,0 +1,43 @@
+//! `mast`: the command line of Model-Agnostic Sparsified Training.
+//!
+//! It parses arguments and configs and calls the `mast` library; it holds no
+//! method logic.
+
+mod erm;
+mod progress;
+mod train;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Model-Agnostic Sparsified Training (MAST): train models that stay accurate when sparsified.
+#[derive(Debug, Parser)]
+#[command(name = "mast", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Train with Algorithm 1 (double sketched (S)GD) or plain (S)GD, from a TOML config and/or flags.
+    Train(train::TrainArgs),
+    /// Solve the ERM problem exactly (Newton; L-BFGS for large d) and report f*, ‖∇f‖ and accuracies.
+    Erm(erm::ErmArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Train(args) => train::run(args),
+        Command::Erm(args) => erm::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

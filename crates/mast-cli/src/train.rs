@@ -1,0 +1,254 @@
+//! `mast train`.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use mast::run::config::{DataConfig, Lambda, StepSetting, TrainConfig};
+use mast::run::{train, FolderMode, Observer};
+use mast::sketch::SketchSpec;
+
+use crate::progress::Progress;
+
+/// Flags of `mast train`; each overrides the config file's value.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// TOML config (see examples/a5a.toml); flags override its values.
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// Continue the run in this folder from its checkpoint (its config.toml; --steps may extend it).
+    #[arg(long, value_name = "DIR", conflicts_with = "config")]
+    resume: Option<PathBuf>,
+    /// Replace a run folder that already holds a run.
+    #[arg(long)]
+    force: bool,
+    /// Training data (LIBSVM, optionally .gz).
+    #[arg(long)]
+    train: Option<PathBuf>,
+    /// Test data (LIBSVM, optionally .gz).
+    #[arg(long)]
+    test: Option<PathBuf>,
+    /// Fraction of the training data held out for validation.
+    #[arg(long)]
+    val_fraction: Option<f64>,
+    /// Number of features (default: the largest index in train and test).
+    #[arg(long)]
+    n_features: Option<usize>,
+    /// Loss: logistic or least-squares.
+    #[arg(long)]
+    loss: Option<String>,
+    /// ℓ2 regularisation λ: a number or 1/n.
+    #[arg(long)]
+    lambda: Option<String>,
+    /// Sketch: identity, bernoulli:KEEP_PROB, rand-k:Q (fraction), rand-k:k=K, perm-k:M.
+    /// Note: bernoulli takes the probability of KEEPING a coordinate.
+    #[arg(long)]
+    sketch: Option<String>,
+    /// Method: dsgd (Algorithm 1) or gd (plain (S)GD on f).
+    #[arg(long)]
+    method: Option<String>,
+    /// Variant: exact (I, full-data gradient) or minibatch (II).
+    #[arg(long)]
+    variant: Option<String>,
+    /// Minibatch size (variant II).
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Number of steps.
+    #[arg(long)]
+    steps: Option<u64>,
+    /// Number of epochs (instead of steps).
+    #[arg(long)]
+    epochs: Option<f64>,
+    /// Step size: theory, decreasing, or a number.
+    #[arg(long)]
+    step_size: Option<String>,
+    /// Multiplier of the theory step size.
+    #[arg(long)]
+    step_multiplier: Option<f64>,
+    /// Decay time t0 for --step-size decreasing.
+    #[arg(long)]
+    decay_t0: Option<f64>,
+    /// Evaluate every this many steps.
+    #[arg(long)]
+    eval_every: Option<u64>,
+    /// Master seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Worker threads (results do not depend on it).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Run folder.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Run name.
+    #[arg(long)]
+    name: Option<String>,
+    /// No progress display.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+fn absolute(p: PathBuf) -> Result<PathBuf> {
+    std::path::absolute(&p).with_context(|| format!("cannot resolve path {}", p.display()))
+}
+
+fn build_config(a: &TrainArgs) -> Result<(TrainConfig, FolderMode)> {
+    let (mut cfg, mode) = if let Some(dir) = &a.resume {
+        let path = dir.join("config.toml");
+        (TrainConfig::load(&path)?, FolderMode::Resume)
+    } else if let Some(path) = &a.config {
+        let mode = if a.force {
+            FolderMode::Overwrite
+        } else {
+            FolderMode::Fresh
+        };
+        (TrainConfig::load(path)?, mode)
+    } else {
+        let Some(train) = a.train.clone() else {
+            bail!("give --config FILE.toml, or at least --train PATH (see `mast train --help`)");
+        };
+        let mode = if a.force {
+            FolderMode::Overwrite
+        } else {
+            FolderMode::Fresh
+        };
+        let cfg = TrainConfig {
+            name: None,
+            seed: mast::rng::DEFAULT_SEED,
+            threads: None,
+            sketch: SketchSpec::Identity,
+            data: DataConfig {
+                train,
+                test: None,
+                val_fraction: 0.1,
+                n_features: None,
+            },
+            objective: Default::default(),
+            algorithm: Default::default(),
+            output: Default::default(),
+        };
+        (cfg, mode)
+    };
+    if let Some(v) = &a.train {
+        cfg.data.train = v.clone();
+    }
+    if let Some(v) = &a.test {
+        cfg.data.test = Some(v.clone());
+    }
+    if let Some(v) = a.val_fraction {
+        cfg.data.val_fraction = v;
+    }
+    if let Some(v) = a.n_features {
+        cfg.data.n_features = Some(v);
+    }
+    if let Some(v) = &a.loss {
+        cfg.objective.loss = v.clone();
+    }
+    if let Some(v) = &a.lambda {
+        cfg.objective.lambda = v.parse::<Lambda>()?;
+    }
+    if let Some(v) = &a.sketch {
+        cfg.sketch = v.parse()?;
+    }
+    if let Some(v) = &a.method {
+        cfg.algorithm.method = v.clone();
+    }
+    if let Some(v) = &a.variant {
+        cfg.algorithm.variant = v.clone();
+    }
+    if let Some(v) = a.batch {
+        cfg.algorithm.batch = v;
+    }
+    if let Some(v) = a.steps {
+        cfg.algorithm.steps = Some(v);
+        cfg.algorithm.epochs = None;
+    }
+    if let Some(v) = a.epochs {
+        cfg.algorithm.epochs = Some(v);
+        cfg.algorithm.steps = None;
+    }
+    if let Some(v) = &a.step_size {
+        cfg.algorithm.step_size = match v.parse::<f64>() {
+            Ok(g) => StepSetting::Value(g),
+            Err(_) => StepSetting::Rule(v.clone()),
+        };
+    }
+    if let Some(v) = a.step_multiplier {
+        cfg.algorithm.step_multiplier = v;
+    }
+    if let Some(v) = a.decay_t0 {
+        cfg.algorithm.decay_t0 = v;
+    }
+    if let Some(v) = a.eval_every {
+        cfg.algorithm.eval_every = v;
+    }
+    if let Some(v) = a.seed {
+        cfg.seed = v;
+    }
+    if let Some(v) = a.threads {
+        cfg.threads = Some(v);
+    }
+    if let Some(v) = &a.out {
+        cfg.output.dir = v.clone();
+    }
+    if let Some(v) = &a.name {
+        cfg.name = Some(v.clone());
+    }
+    if a.resume.is_some()
+        && (a.train.is_some() || a.test.is_some() || a.sketch.is_some() || a.seed.is_some())
+    {
+        bail!("--resume continues a run as configured: only --steps/--epochs, --threads and --quiet may change");
+    }
+    cfg.data.train = absolute(cfg.data.train)?;
+    cfg.data.test = cfg.data.test.map(absolute).transpose()?;
+    cfg.output.dir = absolute(cfg.output.dir)?;
+    Ok((cfg, mode))
+}
+
+/// Runs `mast train`.
+pub fn run(args: TrainArgs) -> Result<()> {
+    let (cfg, mode) = build_config(&args)?;
+    let checked = cfg.check()?;
+    let mut progress = Progress::new(args.quiet);
+    let mut observers: [&mut dyn Observer; 1] = [&mut progress];
+    let report = train(&checked, &mut observers, mode)?;
+    let s = &report.summary;
+    let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4}"));
+    println!("run folder     {}", report.dir.display());
+    println!(
+        "solver         {} (seed {}, λ = {:.6e})",
+        s.solver, s.seed, s.lambda
+    );
+    println!(
+        "data           {} train / {} validation / {} test, d = {}",
+        s.n_train, s.n_val, s.n_test, s.dim
+    );
+    println!(
+        "steps          {} ({:.2} epochs) in {:.2} s",
+        s.steps, s.epochs, s.wall_time_s
+    );
+    println!(
+        "final          f(x) = {:.8}  ‖∇f‖ = {:.3e}  train {}  val {}  test {}",
+        s.last.loss,
+        s.last.grad_norm,
+        f(s.last.train_accuracy),
+        f(s.last.val_accuracy),
+        f(s.last.test_accuracy)
+    );
+    println!(
+        "f_D(x)         {:.8} ± {:.1e} (Monte-Carlo, {} draws of {})",
+        s.fd_final.mean, s.fd_final.std_err, s.fd_final.samples, s.sketch
+    );
+    if let Some(step) = s.best_step {
+        println!(
+            "best (by val)  step {step}: val {}  test {}",
+            f(s.best_val_accuracy),
+            f(s.best_test_accuracy)
+        );
+    }
+    println!(
+        "theory         L_f = {:.4e}, L_S^max = {:.4}, γ_theory = {:.4e}, γ used = {:.4e}",
+        s.theory.l_f, s.theory.l_s_max, s.theory.theory_gamma, s.theory.gamma
+    );
+    Ok(())
+}

@@ -1,0 +1,182 @@
+//! Algorithm 1: Double Sketched (S)GD.
+
+use super::{BatchSampler, IterState, MastProblem, Solver, StepSchedule, StepSize, Variant};
+use crate::error::{MastError, Result};
+use crate::objective::{Objective, Rows, Workspace};
+use crate::rng::{stream, MastRng, Stream};
+use crate::sketch::{Sketch, SketchDraw};
+
+/// Algorithm 1 of MAST: `x_{t+1} = x_t − γ_t S_tᵀ∇f(v + S_t(x_t − v))` with a fresh
+/// sketch `S_t ~ D` each step, on all data (variant I) or a minibatch (variant II).
+///
+/// A step touches only the kept coordinates: its cost is proportional to |Ω_t|
+/// (times the rows) for linear models, and it allocates nothing.
+///
+/// With [`crate::sketch::Identity`] it is plain (S)GD.
+#[derive(Debug)]
+pub struct DoubleSketchedSgd {
+    sketch: Box<dyn Sketch>,
+    variant: Variant,
+    step_size: StepSize,
+    seed: u64,
+    schedule: Option<StepSchedule>,
+    theory_gamma: f64,
+    sketch_rng: MastRng,
+    sampler: Option<BatchSampler>,
+    draw: SketchDraw,
+    ws: Workspace,
+    grad: Vec<f64>,
+}
+
+impl DoubleSketchedSgd {
+    /// Algorithm 1 with sketch distribution `sketch`, `variant`, step rule and seed
+    /// (sketches and minibatches use separate streams of the seed).
+    pub fn new(
+        sketch: Box<dyn Sketch>,
+        variant: Variant,
+        step_size: StepSize,
+        seed: u64,
+    ) -> Result<Self> {
+        if let Variant::Minibatch(0) = variant {
+            return Err(MastError::param("batch", "must be at least 1"));
+        }
+        Ok(DoubleSketchedSgd {
+            sketch,
+            variant,
+            step_size,
+            seed,
+            schedule: None,
+            theory_gamma: f64::NAN,
+            sketch_rng: stream(seed, Stream::Sketch),
+            sampler: None,
+            draw: SketchDraw::new(),
+            ws: Workspace::default(),
+            grad: Vec::new(),
+        })
+    }
+
+    /// The sketch distribution.
+    pub fn sketch(&self) -> &dyn Sketch {
+        self.sketch.as_ref()
+    }
+
+    /// The step size at iteration t (after `init`).
+    pub fn gamma(&self, t: u64) -> f64 {
+        self.schedule.map_or(f64::NAN, |s| s.gamma(t))
+    }
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Saved {
+    sketch_rng: MastRng,
+    sampler: Option<BatchSampler>,
+}
+
+impl<O: Objective + ?Sized> Solver<O> for DoubleSketchedSgd {
+    fn name(&self) -> String {
+        match self.variant {
+            Variant::Exact => format!("dsgd(I) {}", self.sketch.spec()),
+            Variant::Minibatch(b) => format!("dsgd(II, batch {b}) {}", self.sketch.spec()),
+        }
+    }
+
+    fn init_at(&mut self, problem: &MastProblem<'_, O>, x0: Vec<f64>) -> Result<IterState> {
+        let f = problem.objective;
+        let (d, n) = (f.dim(), f.num_samples());
+        if self.sketch.dim() != d {
+            return Err(MastError::Dimension(format!(
+                "sketch has dimension {}, the objective {d}",
+                self.sketch.dim()
+            )));
+        }
+        if x0.len() != d {
+            return Err(MastError::Dimension(format!(
+                "x0 has {} entries, the objective {d}",
+                x0.len()
+            )));
+        }
+        self.theory_gamma = 1.0 / (f.smoothness() * self.sketch.l_s_max());
+        self.schedule = Some(self.step_size.resolve(self.theory_gamma)?);
+        self.sketch_rng = stream(self.seed, Stream::Sketch);
+        self.sampler = match self.variant {
+            Variant::Exact => None,
+            Variant::Minibatch(b) => {
+                if b > n {
+                    return Err(MastError::param(
+                        "batch",
+                        format!("batch size {b} exceeds the {n} training samples"),
+                    ));
+                }
+                Some(BatchSampler::new(n, stream(self.seed, Stream::Data)))
+            }
+        };
+        self.ws = Workspace::new(d, n);
+        self.grad = vec![0.0; d];
+        Ok(IterState::start(x0))
+    }
+
+    fn next_iter(&mut self, problem: &MastProblem<'_, O>, state: &mut IterState) -> Result<()> {
+        let schedule = self.schedule.expect("init before next_iter");
+        let gamma = schedule.gamma(state.step);
+        self.sketch.draw(&mut self.sketch_rng, &mut self.draw);
+        let rows = match &mut self.sampler {
+            None => Rows::All,
+            Some(s) => Rows::Batch(s.next_batch(match self.variant {
+                Variant::Minibatch(b) => b,
+                Variant::Exact => unreachable!(),
+            })?),
+        };
+        let used = match rows {
+            Rows::All => problem.objective.num_samples(),
+            Rows::Batch(b) => b.len(),
+        };
+        let loss = problem.objective.sketched_loss_grad(
+            &problem.shift,
+            &state.x,
+            &self.draw,
+            rows,
+            &mut self.ws,
+            &mut self.grad,
+        );
+        let mut finite = loss.is_finite();
+        for (k, &j) in self.draw.indices.iter().enumerate() {
+            let xj = state.x[j] - gamma * self.grad[k];
+            finite &= xj.is_finite();
+            state.x[j] = xj;
+        }
+        if !finite {
+            return Err(MastError::Diverged {
+                step: state.step + 1,
+                detail: format!("the sketched loss or the iterate is not finite (loss {loss})"),
+                gamma,
+                theory_gamma: self.theory_gamma,
+            });
+        }
+        state.step += 1;
+        state.samples += used as u64;
+        state.coords += self.draw.len() as u64;
+        state.last_loss = loss;
+        state.gamma = gamma;
+        Ok(())
+    }
+
+    fn theory_gamma(&self) -> f64 {
+        self.theory_gamma
+    }
+
+    fn save_state(&self) -> serde_json::Value {
+        serde_json::to_value(Saved {
+            sketch_rng: self.sketch_rng.clone(),
+            sampler: self.sampler.clone(),
+        })
+        .expect("solver state serialises")
+    }
+
+    fn restore_state(&mut self, saved: &serde_json::Value) -> Result<()> {
+        let s: Saved = serde_json::from_value(saved.clone())
+            .map_err(|e| MastError::param("checkpoint", format!("solver state: {e}")))?;
+        self.sketch_rng = s.sketch_rng;
+        self.sampler = s.sampler;
+        Ok(())
+    }
+}

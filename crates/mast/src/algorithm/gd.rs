@@ -1,0 +1,114 @@
+//! Plain gradient descent / SGD on f: the ERM baseline.
+
+use super::{BatchSampler, IterState, MastProblem, Solver, StepSchedule, StepSize, Variant};
+use crate::error::{MastError, Result};
+use crate::objective::{Objective, Rows};
+use crate::rng::{stream, Stream};
+
+/// `x_{t+1} = x_t − γ_t ∇f(x_t)` (full data) or with a minibatch gradient. It
+/// ignores the shift and sketches: it minimises f itself. Its theory step is 1/L_f.
+#[derive(Debug)]
+pub struct GradientDescent {
+    variant: Variant,
+    step_size: StepSize,
+    seed: u64,
+    schedule: Option<StepSchedule>,
+    theory_gamma: f64,
+    sampler: Option<BatchSampler>,
+    grad: Vec<f64>,
+}
+
+impl GradientDescent {
+    /// GD (`Variant::Exact`) or SGD (`Variant::Minibatch`); minibatches use the
+    /// seed's data stream, exactly as [`super::DoubleSketchedSgd`] does.
+    pub fn new(variant: Variant, step_size: StepSize, seed: u64) -> Self {
+        GradientDescent {
+            variant,
+            step_size,
+            seed,
+            schedule: None,
+            theory_gamma: f64::NAN,
+            sampler: None,
+            grad: Vec::new(),
+        }
+    }
+}
+
+impl<O: Objective + ?Sized> Solver<O> for GradientDescent {
+    fn name(&self) -> String {
+        match self.variant {
+            Variant::Exact => "gd".into(),
+            Variant::Minibatch(b) => format!("sgd(batch {b})"),
+        }
+    }
+
+    fn init_at(&mut self, problem: &MastProblem<'_, O>, x0: Vec<f64>) -> Result<IterState> {
+        let f = problem.objective;
+        self.theory_gamma = 1.0 / f.smoothness();
+        self.schedule = Some(self.step_size.resolve(self.theory_gamma)?);
+        self.sampler = match self.variant {
+            Variant::Exact => None,
+            Variant::Minibatch(b) => {
+                if b == 0 || b > f.num_samples() {
+                    return Err(MastError::param(
+                        "batch",
+                        format!("must be in 1..={}", f.num_samples()),
+                    ));
+                }
+                Some(BatchSampler::new(
+                    f.num_samples(),
+                    stream(self.seed, Stream::Data),
+                ))
+            }
+        };
+        self.grad = vec![0.0; f.dim()];
+        Ok(IterState::start(x0))
+    }
+
+    fn next_iter(&mut self, problem: &MastProblem<'_, O>, state: &mut IterState) -> Result<()> {
+        let gamma = self
+            .schedule
+            .expect("init before next_iter")
+            .gamma(state.step);
+        let rows = match (&mut self.sampler, self.variant) {
+            (Some(s), Variant::Minibatch(b)) => Rows::Batch(s.next_batch(b)?),
+            _ => Rows::All,
+        };
+        let used = match rows {
+            Rows::All => problem.objective.num_samples(),
+            Rows::Batch(b) => b.len(),
+        };
+        let loss = problem.objective.loss_grad(&state.x, rows, &mut self.grad);
+        for (x, g) in state.x.iter_mut().zip(&self.grad) {
+            *x -= gamma * g;
+        }
+        if !loss.is_finite() || state.x.iter().any(|v| !v.is_finite()) {
+            return Err(MastError::Diverged {
+                step: state.step + 1,
+                detail: format!("loss or iterate not finite (loss {loss})"),
+                gamma,
+                theory_gamma: self.theory_gamma,
+            });
+        }
+        state.step += 1;
+        state.samples += used as u64;
+        state.coords += state.x.len() as u64;
+        state.last_loss = loss;
+        state.gamma = gamma;
+        Ok(())
+    }
+
+    fn theory_gamma(&self) -> f64 {
+        self.theory_gamma
+    }
+
+    fn save_state(&self) -> serde_json::Value {
+        serde_json::to_value(&self.sampler).expect("sampler serialises")
+    }
+
+    fn restore_state(&mut self, saved: &serde_json::Value) -> Result<()> {
+        self.sampler = serde_json::from_value(saved.clone())
+            .map_err(|e| MastError::param("checkpoint", format!("solver state: {e}")))?;
+        Ok(())
+    }
+}

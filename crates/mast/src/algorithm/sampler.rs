@@ -1,0 +1,44 @@
+//! Minibatches: each epoch a seeded reshuffle of the samples, cut into batches.
+
+use rand::seq::SliceRandom;
+
+use crate::error::{MastError, Result};
+use crate::rng::MastRng;
+
+/// Draws minibatches without replacement within an epoch; reshuffles when fewer
+/// than a batch of samples remain (the tail of an epoch is skipped).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct BatchSampler {
+    order: Vec<usize>,
+    pos: usize,
+    rng: MastRng,
+}
+
+impl BatchSampler {
+    /// A sampler over `n` samples using `rng`.
+    pub fn new(n: usize, rng: MastRng) -> Self {
+        BatchSampler {
+            order: (0..n).collect(),
+            pos: n, // forces a shuffle before the first batch
+            rng,
+        }
+    }
+
+    /// The next batch of `size` sample indices.
+    pub fn next_batch(&mut self, size: usize) -> Result<&[usize]> {
+        let n = self.order.len();
+        if size == 0 || size > n {
+            return Err(MastError::param(
+                "batch",
+                format!("batch size must be in 1..={n} (the number of samples), got {size}"),
+            ));
+        }
+        if self.pos + size > n {
+            self.order.shuffle(&mut self.rng);
+            self.pos = 0;
+        }
+        let b = &self.order[self.pos..self.pos + size];
+        self.pos += size;
+        Ok(b)
+    }
+}

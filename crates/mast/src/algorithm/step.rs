@@ -1,0 +1,88 @@
+//! Step sizes: constant, from theory, or decreasing.
+
+use crate::error::{MastError, Result};
+
+/// How the step size γ is chosen (before the problem is known).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum StepSize {
+    /// A fixed γ.
+    Constant {
+        /// γ.
+        gamma: f64,
+    },
+    /// `multiplier / (L_f · L_S^max)`, the strongly convex theory step (MAST.md §4).
+    Theory {
+        /// Factor applied to the theory step.
+        multiplier: f64,
+    },
+    /// `γ_t = γ_0 / (1 + t / t0)` with `γ_0 = multiplier / (L_f · L_S^max)`:
+    /// converges to `x_D*` itself rather than a neighbourhood.
+    Decreasing {
+        /// Factor applied to the theory step for γ_0.
+        multiplier: f64,
+        /// Steps until γ halves.
+        t0: f64,
+    },
+}
+
+impl StepSize {
+    /// Resolves the rule into a schedule, given the theory step.
+    pub fn resolve(&self, theory_gamma: f64) -> Result<StepSchedule> {
+        let check = |name: &str, v: f64| {
+            if v > 0.0 && v.is_finite() {
+                Ok(())
+            } else {
+                Err(MastError::param(
+                    name,
+                    format!("must be positive and finite, got {v}"),
+                ))
+            }
+        };
+        Ok(match *self {
+            StepSize::Constant { gamma } => {
+                check("step_size", gamma)?;
+                StepSchedule {
+                    gamma0: gamma,
+                    t0: f64::INFINITY,
+                }
+            }
+            StepSize::Theory { multiplier } => {
+                check("step_multiplier", multiplier)?;
+                StepSchedule {
+                    gamma0: multiplier * theory_gamma,
+                    t0: f64::INFINITY,
+                }
+            }
+            StepSize::Decreasing { multiplier, t0 } => {
+                check("step_multiplier", multiplier)?;
+                check("t0", t0)?;
+                StepSchedule {
+                    gamma0: multiplier * theory_gamma,
+                    t0,
+                }
+            }
+        })
+    }
+}
+
+/// A resolved schedule `γ_t = γ_0 / (1 + t/t0)` (constant when t0 = ∞).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepSchedule {
+    /// γ_0.
+    pub gamma0: f64,
+    /// Decay time (∞ for constant).
+    pub t0: f64,
+}
+
+impl StepSchedule {
+    /// γ_t.
+    #[inline]
+    pub fn gamma(&self, t: u64) -> f64 {
+        if self.t0.is_infinite() {
+            self.gamma0
+        } else {
+            self.gamma0 / (1.0 + t as f64 / self.t0)
+        }
+    }
+}

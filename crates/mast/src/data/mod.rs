@@ -1,0 +1,13 @@
+//! Data: LIBSVM loading, dense and sparse matrices, synthetic generators, splits.
+
+mod csr;
+mod dataset;
+mod dense;
+pub mod libsvm;
+pub mod split;
+pub mod synthetic;
+
+pub use csr::{Csc, CsrMatrix};
+pub use dataset::{Dataset, Design, LabelMap};
+pub use dense::DenseMatrix;
+pub use libsvm::{load_libsvm_pair, LibsvmFile, LibsvmPair};

@@ -1,0 +1,101 @@
+//! Typed errors of the library. Every failure names what went wrong and where.
+
+use std::path::PathBuf;
+
+/// Result alias used across the library.
+pub type Result<T, E = MastError> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in `mast`.
+#[derive(Debug, thiserror::Error)]
+pub enum MastError {
+    /// A file could not be opened, read or written.
+    #[error("{path}: {action}: {source}")]
+    Io {
+        /// The file concerned.
+        path: PathBuf,
+        /// What was being done ("cannot open", "cannot write", ...).
+        action: &'static str,
+        /// The underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A data file is malformed at a given line.
+    #[error("{path}:{line}: {message}")]
+    Parse {
+        /// The file concerned.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong with the line.
+        message: String,
+    },
+    /// A data file is malformed as a whole (empty, wrong label set, ...).
+    #[error("{path}: {message}")]
+    Data {
+        /// The file concerned.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A parameter is out of its valid range or inconsistent with others.
+    #[error("invalid parameter `{name}`: {message}")]
+    InvalidParameter {
+        /// Parameter name as the user sees it (config key or flag).
+        name: String,
+        /// Why it is invalid.
+        message: String,
+    },
+    /// Two pieces that must agree do not (dimensions, feature counts, ...).
+    #[error("dimension mismatch: {0}")]
+    Dimension(String),
+    /// A run diverged: loss became non-finite or exploded.
+    #[error("diverged at step {step}: {detail} (step size {gamma:.4e}; the theory step size is {theory_gamma:.4e}: try a smaller step or `step_size = \"theory\"`)")]
+    Diverged {
+        /// Step at which divergence was detected.
+        step: u64,
+        /// What was observed.
+        detail: String,
+        /// The step size in use.
+        gamma: f64,
+        /// The step size the theory guarantees (1/(L_f L_S^max)).
+        theory_gamma: f64,
+    },
+    /// A numerical routine failed (e.g. a matrix was not positive definite).
+    #[error("numerical failure: {0}")]
+    Numerical(String),
+    /// A configuration file could not be parsed.
+    #[error("{path}: {message}")]
+    Config {
+        /// The config file.
+        path: PathBuf,
+        /// The parser's message.
+        message: String,
+    },
+    /// A checkpoint could not be used to resume.
+    #[error("cannot resume from {path}: {message}")]
+    Checkpoint {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+}
+
+impl MastError {
+    /// Shorthand for [`MastError::InvalidParameter`].
+    pub fn param(name: impl Into<String>, message: impl Into<String>) -> Self {
+        MastError::InvalidParameter {
+            name: name.into(),
+            message: message.into(),
+        }
+    }
+
+    /// Shorthand for [`MastError::Io`].
+    pub fn io(path: impl Into<PathBuf>, action: &'static str, source: std::io::Error) -> Self {
+        MastError::Io {
+            path: path.into(),
+            action,
+            source,
+        }
+    }
+}

@@ -1,0 +1,503 @@
+//! Linear models `f(x) = (1/n) Σ ℓ(a_iᵀx, b_i) + (λ/2)‖x‖²` with a sketch-sparse oracle.
+
+use std::sync::{Arc, OnceLock};
+
+use rayon::prelude::*;
+
+use super::{Objective, Rows, Shift, Workspace, CHUNK};
+use crate::data::{Dataset, Design};
+use crate::error::{MastError, Result};
+use crate::linalg::{axpy, dot, power_iteration, SymMatrix};
+use crate::sketch::SketchDraw;
+
+/// A loss of the margin `m = a_iᵀx` and the target `b`.
+pub trait MarginLoss: Copy + Send + Sync + std::fmt::Debug + 'static {
+    /// Name for reports.
+    const NAME: &'static str;
+    /// `sup ∂²ℓ/∂m²`: the loss's curvature bound.
+    const CURVATURE: f64;
+    /// Whether targets are ±1 classes (accuracy is then meaningful).
+    const CLASSIFICATION: bool;
+    /// `ℓ(m, b)`.
+    fn value(m: f64, b: f64) -> f64;
+    /// `∂ℓ/∂m`.
+    fn derivative(m: f64, b: f64) -> f64;
+    /// `∂²ℓ/∂m²`.
+    fn second_derivative(m: f64, b: f64) -> f64;
+}
+
+/// Logistic loss `log(1 + exp(−b m))`, computed without overflow.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Logistic;
+
+/// Squared loss `(m − b)²/2`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Squared;
+
+/// `log(1 + e^t)` without overflow or loss of precision.
+#[inline]
+pub fn softplus(t: f64) -> f64 {
+    if t > 0.0 {
+        t + (-t).exp().ln_1p()
+    } else {
+        t.exp().ln_1p()
+    }
+}
+
+/// The logistic function `1/(1 + e^{−z})`, stable for all z.
+#[inline]
+pub fn sigmoid(z: f64) -> f64 {
+    if z >= 0.0 {
+        1.0 / (1.0 + (-z).exp())
+    } else {
+        let e = z.exp();
+        e / (1.0 + e)
+    }
+}
+
+impl MarginLoss for Logistic {
+    const NAME: &'static str = "logistic";
+    const CURVATURE: f64 = 0.25;
+    const CLASSIFICATION: bool = true;
+    #[inline]
+    fn value(m: f64, b: f64) -> f64 {
+        softplus(-b * m)
+    }
+    #[inline]
+    fn derivative(m: f64, b: f64) -> f64 {
+        -b * sigmoid(-b * m)
+    }
+    #[inline]
+    fn second_derivative(m: f64, b: f64) -> f64 {
+        let s = sigmoid(-b * m);
+        b * b * s * (1.0 - s)
+    }
+}
+
+impl MarginLoss for Squared {
+    const NAME: &'static str = "least-squares";
+    const CURVATURE: f64 = 1.0;
+    const CLASSIFICATION: bool = false;
+    #[inline]
+    fn value(m: f64, b: f64) -> f64 {
+        0.5 * (m - b) * (m - b)
+    }
+    #[inline]
+    fn derivative(m: f64, b: f64) -> f64 {
+        m - b
+    }
+    #[inline]
+    fn second_derivative(_m: f64, _b: f64) -> f64 {
+        1.0
+    }
+}
+
+/// ℓ2-regularised linear model over a dataset.
+///
+/// ```
+/// use std::sync::Arc;
+/// use mast::data::synthetic::{gaussian_planted, Task};
+/// use mast::objective::{LogisticRegression, Objective, Rows};
+/// let data = Arc::new(gaussian_planted(50, 4, 0.1, Task::Classification, 1));
+/// let f = LogisticRegression::new(data, 0.02).unwrap();
+/// let x = vec![0.0; 4];
+/// assert!((f.loss(&x) - std::f64::consts::LN_2).abs() < 1e-12);
+/// ```
+#[derive(Debug)]
+pub struct LinearModel<L: MarginLoss> {
+    data: Arc<Dataset>,
+    lambda: f64,
+    smoothness: OnceLock<f64>,
+    _loss: std::marker::PhantomData<L>,
+}
+
+/// ℓ2-regularised logistic regression.
+pub type LogisticRegression = LinearModel<Logistic>;
+/// ℓ2-regularised least squares `(1/2n)‖Ax − b‖² + (λ/2)‖x‖²`.
+pub type LeastSquares = LinearModel<Squared>;
+
+impl<L: MarginLoss> LinearModel<L> {
+    /// The model over `data` with regularisation `lambda ≥ 0`.
+    pub fn new(data: Arc<Dataset>, lambda: f64) -> Result<Self> {
+        if !(lambda >= 0.0 && lambda.is_finite()) {
+            return Err(MastError::param(
+                "lambda",
+                format!("must be finite and ≥ 0, got {lambda}"),
+            ));
+        }
+        if data.n_samples() == 0 {
+            return Err(MastError::param("data", "the training set is empty"));
+        }
+        Ok(LinearModel {
+            data,
+            lambda,
+            smoothness: OnceLock::new(),
+            _loss: std::marker::PhantomData,
+        })
+    }
+
+    /// The regularisation λ.
+    pub fn lambda(&self) -> f64 {
+        self.lambda
+    }
+
+    /// The training data.
+    pub fn data(&self) -> &Arc<Dataset> {
+        &self.data
+    }
+
+    /// The loss's name.
+    pub fn loss_name(&self) -> &'static str {
+        L::NAME
+    }
+
+    /// Margins `A x` into `m` (parallel over fixed row chunks).
+    fn margins(&self, x: &[f64], m: &mut [f64]) {
+        let design = &self.data.features;
+        m.par_chunks_mut(CHUNK).enumerate().for_each(|(c, mc)| {
+            for (t, mi) in mc.iter_mut().enumerate() {
+                *mi = design.row_dot(c * CHUNK + t, x);
+            }
+        });
+    }
+
+    /// Per-sample loss derivatives divided by `count`, and the loss sum, chunked.
+    fn residuals(&self, m: &[f64], r: &mut [f64], sums: &mut [f64], count: f64) -> f64 {
+        let labels = &self.data.labels;
+        let work = |c: usize, mc: &[f64], rc: &mut [f64]| -> f64 {
+            let mut s = 0.0;
+            for (t, (mi, ri)) in mc.iter().zip(rc.iter_mut()).enumerate() {
+                let b = labels[c * CHUNK + t];
+                s += L::value(*mi, b);
+                *ri = L::derivative(*mi, b) / count;
+            }
+            s
+        };
+        let nchunks = m.len().div_ceil(CHUNK);
+        let sums = &mut sums[..nchunks];
+        if m.len() >= 4 * CHUNK {
+            m.par_chunks(CHUNK)
+                .zip(r.par_chunks_mut(CHUNK))
+                .zip(sums.par_iter_mut())
+                .enumerate()
+                .for_each(|(c, ((mc, rc), s))| *s = work(c, mc, rc));
+        } else {
+            for (c, ((mc, rc), s)) in m
+                .chunks(CHUNK)
+                .zip(r.chunks_mut(CHUNK))
+                .zip(sums.iter_mut())
+                .enumerate()
+            {
+                *s = work(c, mc, rc);
+            }
+        }
+        sums.iter().sum()
+    }
+
+    /// `Σ_i a_ij r_i` for column j.
+    #[inline]
+    fn col_dot(design: &Design, j: usize, r: &[f64]) -> f64 {
+        match design {
+            Design::Dense(d) => dot(d.col(j), r),
+            Design::Sparse(s) => {
+                let (ix, vx) = s.csc().col(j);
+                ix.iter().zip(vx).map(|(&i, &a)| a * r[i as usize]).sum()
+            }
+        }
+    }
+}
+
+impl<L: MarginLoss> Objective for LinearModel<L> {
+    fn dim(&self) -> usize {
+        self.data.n_features()
+    }
+
+    fn num_samples(&self) -> usize {
+        self.data.n_samples()
+    }
+
+    fn loss(&self, x: &[f64]) -> f64 {
+        let n = self.num_samples();
+        let mut m = vec![0.0; n];
+        self.margins(x, &mut m);
+        let labels = &self.data.labels;
+        let s: f64 = m
+            .chunks(CHUNK)
+            .enumerate()
+            .map(|(c, mc)| {
+                mc.iter()
+                    .enumerate()
+                    .map(|(t, &mi)| L::value(mi, labels[c * CHUNK + t]))
+                    .sum::<f64>()
+            })
+            .sum();
+        s / n as f64 + 0.5 * self.lambda * dot(x, x)
+    }
+
+    fn loss_grad(&self, x: &[f64], rows: Rows<'_>, grad: &mut [f64]) -> f64 {
+        let design = &self.data.features;
+        let labels = &self.data.labels;
+        match rows {
+            Rows::All => {
+                let n = self.num_samples();
+                let mut m = vec![0.0; n];
+                let mut r = vec![0.0; n];
+                let mut sums = vec![0.0; n.div_ceil(CHUNK)];
+                self.margins(x, &mut m);
+                let s = self.residuals(&m, &mut r, &mut sums, n as f64);
+                grad.par_iter_mut().enumerate().for_each(|(j, g)| {
+                    *g = Self::col_dot(design, j, &r) + self.lambda * x[j];
+                });
+                s / n as f64 + 0.5 * self.lambda * dot(x, x)
+            }
+            Rows::Batch(batch) => {
+                let nb = batch.len() as f64;
+                for (g, xj) in grad.iter_mut().zip(x) {
+                    *g = self.lambda * xj;
+                }
+                let mut s = 0.0;
+                for &i in batch {
+                    let m = design.row_dot(i, x);
+                    s += L::value(m, labels[i]);
+                    let ri = L::derivative(m, labels[i]) / nb;
+                    match design {
+                        Design::Dense(d) => axpy(ri, d.row(i), grad),
+                        Design::Sparse(sp) => {
+                            let (ix, vx) = sp.row(i);
+                            for (&j, &a) in ix.iter().zip(vx) {
+                                grad[j as usize] += ri * a;
+                            }
+                        }
+                    }
+                }
+                s / nb + 0.5 * self.lambda * dot(x, x)
+            }
+        }
+    }
+
+    fn smoothness(&self) -> f64 {
+        *self.smoothness.get_or_init(|| {
+            let n = self.num_samples();
+            let design = &self.data.features;
+            let mut tmp = vec![0.0; n];
+            let top = power_iteration(
+                self.dim(),
+                |x, y| {
+                    design.matvec(x, &mut tmp);
+                    design.matvec_t(&tmp, y);
+                },
+                1e-10,
+                2000,
+            );
+            L::CURVATURE * top / n as f64 + self.lambda
+        })
+    }
+
+    fn strong_convexity(&self) -> f64 {
+        self.lambda
+    }
+
+    fn accuracy(&self, x: &[f64]) -> Option<f64> {
+        L::CLASSIFICATION.then(|| self.data.accuracy(x))
+    }
+
+    fn hessian(&self, x: &[f64]) -> Option<SymMatrix> {
+        let (n, d) = (self.num_samples(), self.dim());
+        let design = &self.data.features;
+        // Cost n·(nnz per row)²: refuse where a dense Hessian does not pay.
+        let per_row = design.nnz() as f64 / n as f64;
+        if d > 4000 || n as f64 * per_row * per_row > 4e9 {
+            return None;
+        }
+        let mut h = SymMatrix::zeros(d);
+        for i in 0..n {
+            let m = design.row_dot(i, x);
+            let w = L::second_derivative(m, self.data.labels[i]) / n as f64;
+            if w == 0.0 {
+                continue;
+            }
+            match design {
+                Design::Dense(dm) => {
+                    let row = dm.row(i);
+                    for j in 0..d {
+                        let wj = w * row[j];
+                        if wj != 0.0 {
+                            axpy(wj, &row[..=j], &mut h.data[j * d..j * d + j + 1]);
+                        }
+                    }
+                }
+                Design::Sparse(sp) => {
+                    let (ix, vx) = sp.row(i);
+                    for (p, (&j, &a)) in ix.iter().zip(vx).enumerate() {
+                        for (&l, &b) in ix[..=p].iter().zip(&vx[..=p]) {
+                            h.data[j as usize * d + l as usize] += w * a * b;
+                        }
+                    }
+                }
+            }
+        }
+        // The lower triangle was filled; mirror it and add λI.
+        for j in 0..d {
+            h.data[j * d + j] += self.lambda;
+            for l in 0..j {
+                h.data[l * d + j] = h.data[j * d + l];
+            }
+        }
+        Some(h)
+    }
+
+    fn shift_cache(&self, v: &[f64]) -> Vec<f64> {
+        let mut av = vec![0.0; self.num_samples()];
+        self.margins(v, &mut av);
+        av
+    }
+
+    fn sketched_loss_grad(
+        &self,
+        shift: &Shift,
+        x: &[f64],
+        draw: &SketchDraw,
+        rows: Rows<'_>,
+        ws: &mut Workspace,
+        out: &mut [f64],
+    ) -> f64 {
+        let design = &self.data.features;
+        let labels = &self.data.labels;
+        let lam = self.lambda;
+        let v = &shift.v;
+        let av = &shift.cache;
+        let k_len = draw.len();
+        // Displacements u_k = c_k (x_j − v_j) and ‖y‖² = ‖v‖² + Σ_Ω (y_j² − v_j²).
+        let mut y_norm_sq = shift.v_norm_sq;
+        for (k, (j, c)) in draw.iter().enumerate() {
+            let u = c * (x[j] - v[j]);
+            ws.u[k] = u;
+            let yj = v[j] + u;
+            y_norm_sq += yj * yj - v[j] * v[j];
+        }
+        let u = &ws.u[..k_len];
+        let idx = &draw.indices;
+        let data_loss = match rows {
+            Rows::All => {
+                let n = self.num_samples();
+                let m = &mut ws.m[..n];
+                // Margins m = A v + Σ_k u_k a_{:, j_k}.
+                match design {
+                    Design::Dense(dm) => {
+                        let cols = dm.col_major();
+                        let fill = |c: usize, mc: &mut [f64]| {
+                            let a = c * CHUNK;
+                            if av.is_empty() {
+                                mc.iter_mut().for_each(|t| *t = 0.0);
+                            } else {
+                                mc.copy_from_slice(&av[a..a + mc.len()]);
+                            }
+                            for (&j, &uk) in idx.iter().zip(u) {
+                                axpy(uk, &cols[j * n + a..j * n + a + mc.len()], mc);
+                            }
+                        };
+                        if n * k_len >= 1 << 16 {
+                            m.par_chunks_mut(CHUNK)
+                                .enumerate()
+                                .for_each(|(c, mc)| fill(c, mc));
+                        } else {
+                            m.chunks_mut(CHUNK)
+                                .enumerate()
+                                .for_each(|(c, mc)| fill(c, mc));
+                        }
+                    }
+                    Design::Sparse(sp) => {
+                        if av.is_empty() {
+                            m.iter_mut().for_each(|t| *t = 0.0);
+                        } else {
+                            m.copy_from_slice(av);
+                        }
+                        let csc = sp.csc();
+                        for (&j, &uk) in idx.iter().zip(u) {
+                            let (ix, vx) = csc.col(j);
+                            for (&i, &a) in ix.iter().zip(vx) {
+                                m[i as usize] += a * uk;
+                            }
+                        }
+                    }
+                }
+                let loss_sum = self.residuals(&ws.m[..n], &mut ws.r[..n], &mut ws.sums, n as f64);
+                // ∇f_S on Ω: c_j (a_{:,j}ᵀ r + λ y_j).
+                let r = &ws.r[..n];
+                let grad_k = |k: usize| {
+                    let j = idx[k];
+                    let yj = v[j] + u[k];
+                    draw.scales[k] * (Self::col_dot(design, j, r) + lam * yj)
+                };
+                let out = &mut out[..k_len];
+                if n * k_len >= 1 << 16 {
+                    out.par_chunks_mut(64).enumerate().for_each(|(c, oc)| {
+                        for (t, o) in oc.iter_mut().enumerate() {
+                            *o = grad_k(c * 64 + t);
+                        }
+                    });
+                } else {
+                    for (k, o) in out.iter_mut().enumerate() {
+                        *o = grad_k(k);
+                    }
+                }
+                loss_sum / n as f64
+            }
+            Rows::Batch(batch) => {
+                let nb = batch.len() as f64;
+                let out = &mut out[..k_len];
+                out.iter_mut().for_each(|o| *o = 0.0);
+                let mut loss_sum = 0.0;
+                match design {
+                    Design::Dense(dm) => {
+                        for &i in batch {
+                            let row = dm.row(i);
+                            let mut mi = if av.is_empty() { 0.0 } else { av[i] };
+                            for (&j, &uk) in idx.iter().zip(u) {
+                                mi += row[j] * uk;
+                            }
+                            loss_sum += L::value(mi, labels[i]);
+                            let ri = L::derivative(mi, labels[i]) / nb;
+                            for (o, &j) in out.iter_mut().zip(idx) {
+                                *o += ri * row[j];
+                            }
+                        }
+                    }
+                    Design::Sparse(sp) => {
+                        for (&j, &uk) in idx.iter().zip(u) {
+                            ws.w[j] = uk;
+                        }
+                        for &i in batch {
+                            let (ix, vx) = sp.row(i);
+                            let mut mi = if av.is_empty() { 0.0 } else { av[i] };
+                            for (&j, &a) in ix.iter().zip(vx) {
+                                mi += a * ws.w[j as usize];
+                            }
+                            loss_sum += L::value(mi, labels[i]);
+                            let ri = L::derivative(mi, labels[i]) / nb;
+                            for (&j, &a) in ix.iter().zip(vx) {
+                                ws.g[j as usize] += ri * a;
+                            }
+                        }
+                        for (o, &j) in out.iter_mut().zip(idx) {
+                            *o = ws.g[j];
+                            ws.w[j] = 0.0;
+                        }
+                        // Restore the all-zero invariant of g.
+                        for &i in batch {
+                            for &j in sp.row(i).0 {
+                                ws.g[j as usize] = 0.0;
+                            }
+                        }
+                    }
+                }
+                for (k, o) in out.iter_mut().enumerate() {
+                    let j = idx[k];
+                    *o = draw.scales[k] * (*o + lam * (v[j] + u[k]));
+                }
+                loss_sum / nb
+            }
+        };
+        data_loss + 0.5 * lam * y_norm_sq
+    }
+}

@@ -1,0 +1,159 @@
+//! Objectives `f`: loss, gradient, minibatch gradient, smoothness; and the
+//! sketched oracle `∇f_S(x) = Sᵀ∇f(v + S(x − v))` that MAST's algorithms call.
+//!
+//! [`Objective::sketched_loss_grad`] has a generic O(d) implementation; linear
+//! models ([`LinearModel`]) override it with a path whose cost is proportional to
+//! the kept coordinates (and the batch's nonzeros among them), not to d.
+
+mod linear;
+mod quadratic;
+
+pub use linear::{LeastSquares, LinearModel, Logistic, LogisticRegression, MarginLoss, Squared};
+pub use quadratic::Quadratic;
+
+use crate::sketch::SketchDraw;
+
+/// Which samples an oracle call uses.
+#[derive(Debug, Clone, Copy)]
+pub enum Rows<'a> {
+    /// All samples (the full-data gradient: Algorithm 1, variant I).
+    All,
+    /// A minibatch of sample indices (variant II), averaged.
+    Batch(&'a [usize]),
+}
+
+/// The shift `v` of the MAST objective with what the objective precomputes from
+/// it once (for linear models, the margins `A v`).
+#[derive(Debug, Clone)]
+pub struct Shift {
+    /// The shift v (a pre-trained model, or 0).
+    pub v: Vec<f64>,
+    /// Objective-specific precomputation (`A v` for linear models; empty when v = 0).
+    pub cache: Vec<f64>,
+    /// `‖v‖²`.
+    pub v_norm_sq: f64,
+}
+
+impl Shift {
+    /// The shift `v` for `objective` (computes the cache once).
+    pub fn new<O: Objective + ?Sized>(objective: &O, v: Vec<f64>) -> Self {
+        assert_eq!(v.len(), objective.dim(), "shift dimension");
+        let is_zero = v.iter().all(|&t| t == 0.0);
+        let cache = if is_zero {
+            Vec::new()
+        } else {
+            objective.shift_cache(&v)
+        };
+        let v_norm_sq = crate::linalg::dot(&v, &v);
+        Shift {
+            v,
+            cache,
+            v_norm_sq,
+        }
+    }
+
+    /// The zero shift (v = 0) in dimension d.
+    pub fn zero(d: usize) -> Self {
+        Shift {
+            v: vec![0.0; d],
+            cache: Vec::new(),
+            v_norm_sq: 0.0,
+        }
+    }
+}
+
+/// Scratch buffers for oracle calls, allocated once per run so that steps allocate nothing.
+#[derive(Debug, Clone, Default)]
+pub struct Workspace {
+    /// Dense model-sized buffer (the sketched model y in the generic path).
+    pub y: Vec<f64>,
+    /// Dense model-sized buffer (a full gradient; kept zero between sparse calls).
+    pub g: Vec<f64>,
+    /// Dense model-sized buffer kept zero off the current support.
+    pub w: Vec<f64>,
+    /// Per-kept-coordinate buffer (displacements `c_j (x_j − v_j)`).
+    pub u: Vec<f64>,
+    /// Sample-sized buffer (margins).
+    pub m: Vec<f64>,
+    /// Sample-sized buffer (loss derivatives).
+    pub r: Vec<f64>,
+    /// Per-chunk partial sums (deterministic reductions).
+    pub sums: Vec<f64>,
+}
+
+impl Workspace {
+    /// Buffers for dimension `d` and `n` samples.
+    pub fn new(d: usize, n: usize) -> Self {
+        Workspace {
+            y: vec![0.0; d],
+            g: vec![0.0; d],
+            w: vec![0.0; d],
+            u: vec![0.0; d],
+            m: vec![0.0; n],
+            r: vec![0.0; n],
+            sums: vec![0.0; n.div_ceil(CHUNK).max(1)],
+        }
+    }
+}
+
+/// Row-chunk size of deterministic parallel reductions: fixed, so results do not
+/// depend on the number of threads.
+pub(crate) const CHUNK: usize = 1024;
+
+/// A differentiable objective `f: R^d → R`, usually an average over samples.
+pub trait Objective: Send + Sync {
+    /// Dimension d of the parameter vector.
+    fn dim(&self) -> usize;
+
+    /// Number of samples n (1 for objectives that are not sums).
+    fn num_samples(&self) -> usize;
+
+    /// `f(x)` over all samples.
+    fn loss(&self, x: &[f64]) -> f64;
+
+    /// The loss over `rows` at `x`; writes its gradient into `grad`.
+    fn loss_grad(&self, x: &[f64], rows: Rows<'_>, grad: &mut [f64]) -> f64;
+
+    /// A smoothness constant `L_f` (∇f is L_f-Lipschitz).
+    fn smoothness(&self) -> f64;
+
+    /// A strong-convexity constant `μ_f` (0 if none is known).
+    fn strong_convexity(&self) -> f64;
+
+    /// Fraction of training samples classified correctly, for classifiers.
+    fn accuracy(&self, _x: &[f64]) -> Option<f64> {
+        None
+    }
+
+    /// The Hessian `∇²f(x)` as a dense matrix, where that is affordable.
+    fn hessian(&self, _x: &[f64]) -> Option<crate::linalg::SymMatrix> {
+        None
+    }
+
+    /// Precomputation from the shift v (see [`Shift`]).
+    fn shift_cache(&self, _v: &[f64]) -> Vec<f64> {
+        Vec::new()
+    }
+
+    /// The sketched loss `f_S(x) = f(v + S(x − v))` over `rows`, and the sketched
+    /// gradient `∇f_S(x) = Sᵀ∇f(v + S(x − v))` on the draw's support, written to
+    /// `out[..draw.len()]` (it is zero off the support).
+    ///
+    /// The default evaluates the dense model, O(d) plus the cost of `loss_grad`.
+    fn sketched_loss_grad(
+        &self,
+        shift: &Shift,
+        x: &[f64],
+        draw: &SketchDraw,
+        rows: Rows<'_>,
+        ws: &mut Workspace,
+        out: &mut [f64],
+    ) -> f64 {
+        draw.apply_shifted(x, &shift.v, &mut ws.y);
+        let loss = self.loss_grad(&ws.y, rows, &mut ws.g);
+        for (k, (j, c)) in draw.iter().enumerate() {
+            out[k] = c * ws.g[j];
+        }
+        loss
+    }
+}

@@ -1,0 +1,422 @@
+//! The configuration of a training run (TOML), validated once into a checked plan.
+
+use std::path::{Path, PathBuf};
+
+use crate::algorithm::{StepSize, Variant};
+use crate::error::{MastError, Result};
+use crate::rng::DEFAULT_SEED;
+use crate::sketch::SketchSpec;
+
+/// λ: a number, or `"1/n"` (one over the number of training samples).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum Lambda {
+    /// A fixed value.
+    Value(f64),
+    /// A rule: `"1/n"`.
+    Rule(String),
+}
+
+impl Lambda {
+    /// The value for `n` training samples.
+    pub fn resolve(&self, n: usize) -> Result<f64> {
+        match self {
+            Lambda::Value(v) if *v >= 0.0 && v.is_finite() => Ok(*v),
+            Lambda::Value(v) => Err(MastError::param(
+                "lambda",
+                format!("must be ≥ 0 and finite, got {v}"),
+            )),
+            Lambda::Rule(r) if r.trim() == "1/n" => Ok(1.0 / n as f64),
+            Lambda::Rule(r) => r
+                .trim()
+                .parse::<f64>()
+                .map_err(|_| {
+                    MastError::param("lambda", format!("`{r}` is neither a number nor \"1/n\""))
+                })
+                .and_then(|v| Lambda::Value(v).resolve(n)),
+        }
+    }
+}
+
+impl std::str::FromStr for Lambda {
+    type Err = MastError;
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s.trim().parse::<f64>() {
+            Ok(v) => Lambda::Value(v),
+            Err(_) => Lambda::Rule(s.trim().to_string()),
+        })
+    }
+}
+
+/// Removes `.` and `name/..` pairs lexically (no file-system access).
+fn normalize(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Where the data comes from.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    /// Training file (LIBSVM, optionally gzipped).
+    pub train: PathBuf,
+    /// Test file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<PathBuf>,
+    /// Fraction of the training file held out for validation (seeded).
+    #[serde(default = "default_val_fraction")]
+    pub val_fraction: f64,
+    /// Feature count (default: the larger index of train and test).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n_features: Option<usize>,
+}
+
+fn default_val_fraction() -> f64 {
+    0.1
+}
+
+/// The loss and its regularisation.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectiveConfig {
+    /// `logistic` or `least-squares`.
+    #[serde(default = "default_loss")]
+    pub loss: String,
+    /// λ of the ℓ2 term.
+    #[serde(default = "default_lambda")]
+    pub lambda: Lambda,
+}
+
+fn default_loss() -> String {
+    "logistic".into()
+}
+fn default_lambda() -> Lambda {
+    Lambda::Rule("1/n".into())
+}
+
+impl Default for ObjectiveConfig {
+    fn default() -> Self {
+        ObjectiveConfig {
+            loss: default_loss(),
+            lambda: default_lambda(),
+        }
+    }
+}
+
+/// A step size in a config: `"theory"`, `"decreasing"`, or a number.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum StepSetting {
+    /// A fixed γ.
+    Value(f64),
+    /// `"theory"` or `"decreasing"`.
+    Rule(String),
+}
+
+/// The algorithm and its schedule.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlgorithmConfig {
+    /// `dsgd` (Algorithm 1) or `gd` (plain (S)GD on f, the ERM baseline).
+    #[serde(default = "default_method")]
+    pub method: String,
+    /// `exact` (variant I, full data) or `minibatch` (variant II).
+    #[serde(default = "default_variant")]
+    pub variant: String,
+    /// Minibatch size (variant II).
+    #[serde(default = "default_batch")]
+    pub batch: usize,
+    /// Number of steps (or give `epochs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<u64>,
+    /// Number of passes over the data (converted to steps).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epochs: Option<f64>,
+    /// Step size rule.
+    #[serde(default = "default_step")]
+    pub step_size: StepSetting,
+    /// Multiplier of the theory step (for `theory` and `decreasing`).
+    #[serde(default = "default_multiplier")]
+    pub step_multiplier: f64,
+    /// Decay time t0 of `decreasing`: γ_t = γ_0/(1 + t/t0).
+    #[serde(default = "default_t0")]
+    pub decay_t0: f64,
+    /// Evaluate every this many steps.
+    #[serde(default = "default_eval_every")]
+    pub eval_every: u64,
+}
+
+fn default_method() -> String {
+    "dsgd".into()
+}
+fn default_variant() -> String {
+    "exact".into()
+}
+fn default_batch() -> usize {
+    64
+}
+fn default_step() -> StepSetting {
+    StepSetting::Rule("theory".into())
+}
+fn default_multiplier() -> f64 {
+    1.0
+}
+fn default_t0() -> f64 {
+    1000.0
+}
+fn default_eval_every() -> u64 {
+    10
+}
+
+impl Default for AlgorithmConfig {
+    fn default() -> Self {
+        AlgorithmConfig {
+            method: default_method(),
+            variant: default_variant(),
+            batch: default_batch(),
+            steps: None,
+            epochs: None,
+            step_size: default_step(),
+            step_multiplier: default_multiplier(),
+            decay_t0: default_t0(),
+            eval_every: default_eval_every(),
+        }
+    }
+}
+
+/// Where results go.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputConfig {
+    /// The run folder.
+    #[serde(default = "default_dir")]
+    pub dir: PathBuf,
+    /// Seconds between checkpoints (and metrics rewrites).
+    #[serde(default = "default_checkpoint")]
+    pub checkpoint_every_s: f64,
+    /// Draws used for the final Monte-Carlo estimate of f_D.
+    #[serde(default = "default_fd_samples")]
+    pub fd_samples: usize,
+}
+
+fn default_dir() -> PathBuf {
+    PathBuf::from("runs/train")
+}
+fn default_checkpoint() -> f64 {
+    10.0
+}
+fn default_fd_samples() -> usize {
+    200
+}
+
+impl Default for OutputConfig {
+    fn default() -> Self {
+        OutputConfig {
+            dir: default_dir(),
+            checkpoint_every_s: default_checkpoint(),
+            fd_samples: default_fd_samples(),
+        }
+    }
+}
+
+/// A training run as written in TOML (unchecked). See `examples/a5a.toml`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// A name for reports (default: the output folder's name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Master seed of every random stream.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads: Option<usize>,
+    /// The sketch distribution D.
+    #[serde(default = "default_sketch")]
+    pub sketch: SketchSpec,
+    /// Data.
+    pub data: DataConfig,
+    /// Objective.
+    #[serde(default)]
+    pub objective: ObjectiveConfig,
+    /// Algorithm.
+    #[serde(default)]
+    pub algorithm: AlgorithmConfig,
+    /// Output.
+    #[serde(default)]
+    pub output: OutputConfig,
+}
+
+fn default_seed() -> u64 {
+    DEFAULT_SEED
+}
+fn default_sketch() -> SketchSpec {
+    SketchSpec::Identity
+}
+
+/// Which loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LossKind {
+    /// Logistic regression.
+    Logistic,
+    /// Least squares.
+    LeastSquares,
+}
+
+/// Which method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// Algorithm 1.
+    Dsgd,
+    /// Plain (S)GD on f.
+    Gd,
+}
+
+/// A validated [`TrainConfig`]: enums resolved, ranges checked.
+#[derive(Debug, Clone)]
+pub struct CheckedTrain {
+    /// The configuration it came from.
+    pub config: TrainConfig,
+    /// The loss.
+    pub loss: LossKind,
+    /// The method.
+    pub method: Method,
+    /// The variant.
+    pub variant: Variant,
+    /// The step-size rule.
+    pub step_size: StepSize,
+}
+
+impl TrainConfig {
+    /// Reads a TOML config. Relative paths inside it are taken relative to the
+    /// config file's folder.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| MastError::io(path, "cannot read config", e))?;
+        let mut cfg: TrainConfig = toml::from_str(&text).map_err(|e| MastError::Config {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let base = path.parent().unwrap_or(Path::new(""));
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = normalize(&base.join(&*p));
+            }
+        };
+        fix(&mut cfg.data.train);
+        if let Some(t) = cfg.data.test.as_mut() {
+            fix(t);
+        }
+        fix(&mut cfg.output.dir);
+        Ok(cfg)
+    }
+
+    /// The config as TOML text.
+    pub fn to_toml(&self) -> Result<String> {
+        toml::to_string_pretty(self).map_err(|e| MastError::param("config", e.to_string()))
+    }
+
+    /// Validates everything that can be checked before loading data.
+    pub fn check(self) -> Result<CheckedTrain> {
+        let loss = match self.objective.loss.as_str() {
+            "logistic" => LossKind::Logistic,
+            "least-squares" | "least_squares" | "ls" => LossKind::LeastSquares,
+            other => {
+                return Err(MastError::param(
+                    "objective.loss",
+                    format!("unknown loss `{other}`: use logistic or least-squares"),
+                ))
+            }
+        };
+        let method = match self.algorithm.method.as_str() {
+            "dsgd" | "mast" | "algorithm1" => Method::Dsgd,
+            "gd" | "sgd" | "erm" => Method::Gd,
+            other => {
+                return Err(MastError::param(
+                    "algorithm.method",
+                    format!("unknown method `{other}`: use dsgd or gd"),
+                ))
+            }
+        };
+        let variant = match self.algorithm.variant.as_str() {
+            "exact" | "I" | "full" => Variant::Exact,
+            "minibatch" | "II" | "stochastic" => {
+                if self.algorithm.batch == 0 {
+                    return Err(MastError::param("algorithm.batch", "must be at least 1"));
+                }
+                Variant::Minibatch(self.algorithm.batch)
+            }
+            other => {
+                return Err(MastError::param(
+                    "algorithm.variant",
+                    format!("unknown variant `{other}`: use exact or minibatch"),
+                ))
+            }
+        };
+        let m = self.algorithm.step_multiplier;
+        let step_size = match &self.algorithm.step_size {
+            StepSetting::Value(g) => StepSize::Constant { gamma: *g },
+            StepSetting::Rule(r) if r == "theory" => StepSize::Theory { multiplier: m },
+            StepSetting::Rule(r) if r == "decreasing" => StepSize::Decreasing {
+                multiplier: m,
+                t0: self.algorithm.decay_t0,
+            },
+            StepSetting::Rule(r) => match r.parse::<f64>() {
+                Ok(g) => StepSize::Constant { gamma: g },
+                Err(_) => {
+                    return Err(MastError::param(
+                        "algorithm.step_size",
+                        format!("`{r}` is not a number, \"theory\" or \"decreasing\""),
+                    ))
+                }
+            },
+        };
+        step_size.resolve(1.0)?; // range checks
+        if self.algorithm.steps.is_none() && self.algorithm.epochs.is_none() {
+            return Err(MastError::param("algorithm.steps", "give steps or epochs"));
+        }
+        if let Some(e) = self.algorithm.epochs {
+            if !(e > 0.0 && e.is_finite()) {
+                return Err(MastError::param(
+                    "algorithm.epochs",
+                    format!("must be positive, got {e}"),
+                ));
+            }
+        }
+        if self.algorithm.eval_every == 0 {
+            return Err(MastError::param(
+                "algorithm.eval_every",
+                "must be at least 1",
+            ));
+        }
+        if !(0.0..1.0).contains(&self.data.val_fraction) {
+            return Err(MastError::param(
+                "data.val_fraction",
+                format!("must be in [0, 1), got {}", self.data.val_fraction),
+            ));
+        }
+        if self.threads == Some(0) {
+            return Err(MastError::param("threads", "must be at least 1"));
+        }
+        Ok(CheckedTrain {
+            config: self,
+            loss,
+            method,
+            variant,
+            step_size,
+        })
+    }
+}

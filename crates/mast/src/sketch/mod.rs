@@ -1,0 +1,176 @@
+//! Sketches: random diagonal matrices `S` with `E[S] = I` (Assumption 1 of MAST).
+//!
+//! A draw is a sparse diagonal: the kept coordinates Ω (sorted) and their scales.
+//! Every sketch knows its exact constants: the diagonal of `E[SᵀS]`, hence
+//! `L_D = λmax E[SᵀS]` and `μ_D = λmin E[SᵀS]`, the worst case `L_S^max =
+//! sup λmax(SᵀS)`, and the pair moments `E[s_j s_l]` that give `E[SᵀAS] = A ∘ E[ssᵀ]`.
+//!
+//! `keep_prob` is MAST's `p`: the probability of KEEPING a coordinate (PyTorch's
+//! `Dropout(p)` takes the probability of dropping).
+
+mod bernoulli;
+mod identity;
+mod perm_k;
+mod rand_k;
+mod spec;
+
+pub use bernoulli::Bernoulli;
+pub use identity::Identity;
+pub use perm_k::PermK;
+pub use rand_k::RandK;
+pub use spec::SketchSpec;
+
+use crate::rng::MastRng;
+
+/// One draw of a diagonal sketch: `S = Σ_k scales[k] e_{i_k} e_{i_k}ᵀ` with
+/// `indices` strictly increasing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SketchDraw {
+    /// Kept coordinates Ω, strictly increasing.
+    pub indices: Vec<usize>,
+    /// The diagonal entries on Ω.
+    pub scales: Vec<f64>,
+    /// Scratch space for samplers (not part of the draw).
+    pub(crate) marks: Vec<bool>,
+}
+
+impl SketchDraw {
+    /// An empty draw.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of kept coordinates |Ω|.
+    pub fn len(&self) -> usize {
+        self.indices.len()
+    }
+
+    /// Whether nothing is kept.
+    pub fn is_empty(&self) -> bool {
+        self.indices.is_empty()
+    }
+
+    /// Clears the draw (keeps capacity).
+    pub fn clear(&mut self) {
+        self.indices.clear();
+        self.scales.clear();
+    }
+
+    /// `(index, scale)` pairs.
+    pub fn iter(&self) -> impl Iterator<Item = (usize, f64)> + '_ {
+        self.indices
+            .iter()
+            .copied()
+            .zip(self.scales.iter().copied())
+    }
+
+    /// The diagonal of `S` as a dense vector of length `d`.
+    pub fn to_dense(&self, d: usize) -> Vec<f64> {
+        let mut s = vec![0.0; d];
+        for (j, c) in self.iter() {
+            s[j] = c;
+        }
+        s
+    }
+
+    /// `y = v + S(x − v)` as a dense vector.
+    pub fn apply_shifted(&self, x: &[f64], v: &[f64], y: &mut [f64]) {
+        y.copy_from_slice(v);
+        for (j, c) in self.iter() {
+            y[j] = v[j] + c * (x[j] - v[j]);
+        }
+    }
+
+    /// A draw from explicit parts (indices must be strictly increasing).
+    pub fn from_parts(indices: Vec<usize>, scales: Vec<f64>) -> Self {
+        assert_eq!(indices.len(), scales.len());
+        assert!(
+            indices.windows(2).all(|w| w[0] < w[1]),
+            "indices not increasing"
+        );
+        SketchDraw {
+            indices,
+            scales,
+            marks: Vec::new(),
+        }
+    }
+}
+
+/// A distribution over random diagonal sketches with `E[S] = I`.
+pub trait Sketch: Send + Sync + std::fmt::Debug {
+    /// Dimension d.
+    fn dim(&self) -> usize;
+
+    /// A short spec string that [`SketchSpec`] parses back (e.g. `rand-k:k=12`).
+    fn spec(&self) -> String;
+
+    /// Draws `S` into `out` (overwriting it), using only `rng`.
+    fn draw(&self, rng: &mut MastRng, out: &mut SketchDraw);
+
+    /// `E[s_j s_l]` for the diagonal `s` of `S` (so `E[SᵀAS] = A ∘ E[ssᵀ]`).
+    fn second_moment(&self, j: usize, l: usize) -> f64;
+
+    /// `sup λmax(SᵀS)` over all draws: the largest squared scale.
+    fn l_s_max(&self) -> f64;
+
+    /// Expected number of kept coordinates `E|Ω|`.
+    fn expected_kept(&self) -> f64;
+
+    /// All possible draws with their probabilities, when there are few enough to
+    /// list (used as an exact oracle in tests); `None` otherwise.
+    fn enumerate(&self) -> Option<Vec<(f64, SketchDraw)>>;
+
+    /// Diagonal of `E[SᵀS]`.
+    fn expected_sts_diag(&self) -> Vec<f64> {
+        (0..self.dim()).map(|j| self.second_moment(j, j)).collect()
+    }
+
+    /// `L_D = λmax E[SᵀS]`.
+    fn l_d(&self) -> f64 {
+        self.expected_sts_diag().into_iter().fold(0.0, f64::max)
+    }
+
+    /// `μ_D = λmin E[SᵀS]`.
+    fn mu_d(&self) -> f64 {
+        self.expected_sts_diag()
+            .into_iter()
+            .fold(f64::INFINITY, f64::min)
+    }
+}
+
+/// Exact `E[SᵀAS]` for a symmetric `a` (the Hadamard product with `E[ssᵀ]`).
+pub fn expected_sas(sketch: &dyn Sketch, a: &crate::linalg::SymMatrix) -> crate::linalg::SymMatrix {
+    crate::linalg::SymMatrix::from_fn(a.d, |j, l| a.get(j, l) * sketch.second_moment(j, l))
+}
+
+/// Calls `f` on every k-subset of `0..d` in lexicographic order.
+pub(crate) fn for_each_subset(d: usize, k: usize, mut f: impl FnMut(&[usize])) {
+    if k > d {
+        return;
+    }
+    let mut idx: Vec<usize> = (0..k).collect();
+    loop {
+        f(&idx);
+        // The rightmost position that can still move right.
+        let mut i = k;
+        while i > 0 && idx[i - 1] == d - k + i - 1 {
+            i -= 1;
+        }
+        if i == 0 {
+            return;
+        }
+        idx[i - 1] += 1;
+        for t in i..k {
+            idx[t] = idx[t - 1] + 1;
+        }
+    }
+}
+
+/// Binomial coefficient as f64 (exact for the small sizes used in enumeration).
+pub(crate) fn binomial(n: usize, k: usize) -> f64 {
+    let k = k.min(n.saturating_sub(k));
+    (0..k).fold(1.0, |acc, i| acc * (n - i) as f64 / (i + 1) as f64)
+}
+
+/// Draws are enumerated only up to this many.
+pub(crate) const MAX_ENUMERATION: f64 = 200_000.0;

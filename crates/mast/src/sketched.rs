@@ -1,0 +1,165 @@
+//! The MAST objective: `f_S(x) = f(v + S(x − v))`, `∇f_S(x) = Sᵀ∇f(v + S(x − v))`,
+//! `f_D(x) = E_S f_S(x)` (a Monte-Carlo estimate for any objective, exact for
+//! quadratics: MAST.md §2).
+
+use crate::error::{MastError, Result};
+use crate::linalg::{dot, SymMatrix};
+use crate::objective::{Objective, Quadratic, Rows, Shift, Workspace};
+use crate::rng::MastRng;
+use crate::sketch::{Sketch, SketchDraw};
+
+/// `f_S(x)` and `∇f_S(x)` (dense, length d) for one draw, over all samples.
+///
+/// ```
+/// use mast::linalg::SymMatrix;
+/// use mast::objective::{Quadratic, Shift};
+/// use mast::sketch::SketchDraw;
+/// let q = Quadratic::new(SymMatrix::from_fn(2, |i, j| (i == j) as u8 as f64), vec![0.0; 2], 0.0).unwrap();
+/// let draw = SketchDraw::from_parts(vec![1], vec![2.0]);
+/// let (f, g) = mast::sketched::sketched_value_grad(&q, &Shift::zero(2), &[1.0, 1.0], &draw);
+/// assert_eq!((f, g), (2.0, vec![0.0, 4.0]));
+/// ```
+pub fn sketched_value_grad<O: Objective + ?Sized>(
+    objective: &O,
+    shift: &Shift,
+    x: &[f64],
+    draw: &SketchDraw,
+) -> (f64, Vec<f64>) {
+    let d = objective.dim();
+    let mut ws = Workspace::new(d, objective.num_samples());
+    let mut out = vec![0.0; draw.len()];
+    let f = objective.sketched_loss_grad(shift, x, draw, Rows::All, &mut ws, &mut out);
+    let mut g = vec![0.0; d];
+    for (k, &j) in draw.indices.iter().enumerate() {
+        g[j] = out[k];
+    }
+    (f, g)
+}
+
+/// A Monte-Carlo estimate with its standard error.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Estimate {
+    /// Sample mean.
+    pub mean: f64,
+    /// Standard error of the mean.
+    pub std_err: f64,
+    /// Number of samples.
+    pub samples: usize,
+}
+
+/// Estimates `f_D(x) = E_S f(v + S(x − v))` from `samples` draws.
+pub fn estimate_fd<O: Objective + ?Sized>(
+    objective: &O,
+    shift: &Shift,
+    sketch: &dyn Sketch,
+    x: &[f64],
+    samples: usize,
+    rng: &mut MastRng,
+) -> Estimate {
+    let mut draw = SketchDraw::new();
+    let mut y = vec![0.0; objective.dim()];
+    let (mut s, mut s2) = (0.0, 0.0);
+    for _ in 0..samples {
+        sketch.draw(rng, &mut draw);
+        draw.apply_shifted(x, &shift.v, &mut y);
+        let f = objective.loss(&y);
+        s += f;
+        s2 += f * f;
+    }
+    let n = samples as f64;
+    let mean = s / n;
+    let var = if samples > 1 {
+        ((s2 - n * mean * mean) / (n - 1.0)).max(0.0)
+    } else {
+        f64::NAN
+    };
+    Estimate {
+        mean,
+        std_err: (var / n).sqrt(),
+        samples,
+    }
+}
+
+/// Exact MAST quantities for a quadratic `f(x) = ½xᵀAx − bᵀx + c` (MAST.md §2):
+/// with `M = E[SᵀAS]`,
+///
+/// - `f_D(x) = f(x) + ½(x−v)ᵀ(M − A)(x−v)`
+/// - `∇f_D(x) = M(x−v) + (Av − b)`
+/// - `x_D* = v + M⁻¹(b − Av)`
+#[derive(Debug, Clone)]
+pub struct QuadraticMast<'a> {
+    q: &'a Quadratic,
+    v: Vec<f64>,
+    m: SymMatrix,
+}
+
+impl<'a> QuadraticMast<'a> {
+    /// For a sketch distribution (uses its exact pair moments `E[s_j s_l]`).
+    pub fn new(q: &'a Quadratic, sketch: &dyn Sketch, v: Vec<f64>) -> Result<Self> {
+        let m = crate::sketch::expected_sas(sketch, q.a());
+        Self::with_m(q, m, v)
+    }
+
+    /// For the uniform distribution over a finite set of draws (Algorithm 3's
+    /// finite sum `f_D = (1/N) Σ_j f_{S_j}`).
+    pub fn from_draws(q: &'a Quadratic, draws: &[SketchDraw], v: Vec<f64>) -> Result<Self> {
+        let d = q.a().d;
+        let mut pair = SymMatrix::zeros(d);
+        let w = 1.0 / draws.len() as f64;
+        for draw in draws {
+            for (j, cj) in draw.iter() {
+                for (l, cl) in draw.iter() {
+                    pair.data[j * d + l] += w * cj * cl;
+                }
+            }
+        }
+        let m = SymMatrix::from_fn(d, |j, l| q.a().get(j, l) * pair.get(j, l));
+        Self::with_m(q, m, v)
+    }
+
+    fn with_m(q: &'a Quadratic, m: SymMatrix, v: Vec<f64>) -> Result<Self> {
+        if v.len() != q.a().d {
+            return Err(MastError::Dimension(format!(
+                "shift has {} entries, the quadratic {}",
+                v.len(),
+                q.a().d
+            )));
+        }
+        Ok(QuadraticMast { q, v, m })
+    }
+
+    /// `E[SᵀAS]`.
+    pub fn expected_sas(&self) -> &SymMatrix {
+        &self.m
+    }
+
+    /// Exact `f_D(x)`.
+    pub fn value(&self, x: &[f64]) -> f64 {
+        let d = self.v.len();
+        let z: Vec<f64> = x.iter().zip(&self.v).map(|(a, b)| a - b).collect();
+        let (mut mz, mut az) = (vec![0.0; d], vec![0.0; d]);
+        self.m.matvec(&z, &mut mz);
+        self.q.a().matvec(&z, &mut az);
+        self.q.loss(x) + 0.5 * (dot(&z, &mz) - dot(&z, &az))
+    }
+
+    /// Exact `∇f_D(x)`.
+    pub fn gradient(&self, x: &[f64]) -> Vec<f64> {
+        let d = self.v.len();
+        let z: Vec<f64> = x.iter().zip(&self.v).map(|(a, b)| a - b).collect();
+        let (mut mz, mut av) = (vec![0.0; d], vec![0.0; d]);
+        self.m.matvec(&z, &mut mz);
+        self.q.a().matvec(&self.v, &mut av);
+        (0..d).map(|j| mz[j] + av[j] - self.q.b()[j]).collect()
+    }
+
+    /// The exact minimiser `x_D*`.
+    pub fn minimizer(&self) -> Result<Vec<f64>> {
+        let d = self.v.len();
+        let mut av = vec![0.0; d];
+        self.q.a().matvec(&self.v, &mut av);
+        let rhs: Vec<f64> = (0..d).map(|j| self.q.b()[j] - av[j]).collect();
+        let step = self.m.solve_spd(&rhs)?;
+        Ok(self.v.iter().zip(&step).map(|(a, b)| a + b).collect())
+    }
+}
