@@ -8,24 +8,34 @@ use crate::sketch::Sketch;
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TheoryReport {
     /// Smoothness of f.
+    #[serde(deserialize_with = "crate::run::io::f64_or_nan")]
     pub l_f: f64,
     /// Strong convexity of f (λ for ℓ2-regularised losses).
+    #[serde(deserialize_with = "crate::run::io::f64_or_nan")]
     pub mu_f: f64,
     /// `λmax E[SᵀS]`.
+    #[serde(deserialize_with = "crate::run::io::f64_or_nan")]
     pub l_d: f64,
     /// `λmin E[SᵀS]`.
+    #[serde(deserialize_with = "crate::run::io::f64_or_nan")]
     pub mu_d: f64,
     /// `sup λmax(SᵀS)`.
+    #[serde(deserialize_with = "crate::run::io::f64_or_nan")]
     pub l_s_max: f64,
     /// Expected kept coordinates per draw.
+    #[serde(deserialize_with = "crate::run::io::f64_or_nan")]
     pub expected_kept: f64,
     /// `κ_D = L_f L_D / (μ_f μ_D)`: condition number of f_D's bounds.
+    #[serde(deserialize_with = "crate::run::io::f64_or_nan")]
     pub kappa_d: f64,
     /// `γ = 1/(L_f L_S^max)`: the largest step with the strongly convex guarantee.
+    #[serde(deserialize_with = "crate::run::io::f64_or_nan")]
     pub theory_gamma: f64,
     /// `1 − γ μ_f μ_D` at the step actually used (per-step contraction of E‖x − x_D*‖²).
+    #[serde(deserialize_with = "crate::run::io::f64_or_nan")]
     pub predicted_contraction: f64,
     /// The step used.
+    #[serde(deserialize_with = "crate::run::io::f64_or_nan")]
     pub gamma: f64,
 }
 

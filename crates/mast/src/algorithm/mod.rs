@@ -58,8 +58,10 @@ pub struct IterState {
     /// Coordinates touched: the sum of |Ω_t| over steps.
     pub coords: u64,
     /// The (sketched) loss seen by the last step.
+    #[serde(deserialize_with = "crate::run::io::f64_or_nan")]
     pub last_loss: f64,
     /// The step size used by the last step.
+    #[serde(deserialize_with = "crate::run::io::f64_or_nan")]
     pub gamma: f64,
 }
 

@@ -58,6 +58,7 @@ pub struct Best {
     /// Its validation accuracy, if any.
     pub val_accuracy: Option<f64>,
     /// Its training loss.
+    #[serde(deserialize_with = "crate::run::io::f64_or_nan")]
     pub loss: f64,
 }
 
@@ -85,6 +86,7 @@ pub struct Checkpoint {
     /// The metrics rows so far.
     pub rows: Vec<MetricsRow>,
     /// Wall time used so far.
+    #[serde(deserialize_with = "crate::run::io::f64_or_nan")]
     pub elapsed_s: f64,
 }
 

@@ -43,3 +43,10 @@ pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
         message: format!("invalid JSON: {e}"),
     })
 }
+
+/// Serde helper for `f64` fields that may be NaN or infinite: JSON writes those as
+/// `null`, and this reads `null` back as NaN (`#[serde(deserialize_with = ...)]`).
+pub fn f64_or_nan<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    use serde::Deserialize;
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}

@@ -10,12 +10,15 @@ pub struct MetricsRow {
     /// Iterations done.
     pub step: u64,
     /// Passes over the training data (samples processed / n).
+    #[serde(deserialize_with = "crate::run::io::f64_or_nan")]
     pub epoch: f64,
     /// `f(x)` on the training set.
+    #[serde(deserialize_with = "crate::run::io::f64_or_nan")]
     pub loss: f64,
     /// Mean sketched loss `f_S(x_t)` seen by the steps since the previous row.
     pub sketched_loss: Option<f64>,
     /// `‖∇f(x)‖`.
+    #[serde(deserialize_with = "crate::run::io::f64_or_nan")]
     pub grad_norm: f64,
     /// Training accuracy.
     pub train_accuracy: Option<f64>,
@@ -30,6 +33,7 @@ pub struct MetricsRow {
     /// `‖x − x_ref‖` where a reference point is known.
     pub dist_to_ref: Option<f64>,
     /// Seconds since the run started (the only column that varies between identical runs).
+    #[serde(deserialize_with = "crate::run::io::f64_or_nan")]
     pub wall_time_s: f64,
 }
 

@@ -54,6 +54,7 @@ pub struct Summary {
     /// Master seed.
     pub seed: u64,
     /// λ used.
+    #[serde(deserialize_with = "crate::run::io::f64_or_nan")]
     pub lambda: f64,
     /// Training, validation and test sizes.
     pub n_train: usize,
@@ -66,6 +67,7 @@ pub struct Summary {
     /// Steps done.
     pub steps: u64,
     /// Epochs done.
+    #[serde(deserialize_with = "crate::run::io::f64_or_nan")]
     pub epochs: f64,
     /// The last metrics row.
     pub last: super::MetricsRow,
@@ -80,8 +82,10 @@ pub struct Summary {
     /// Theory constants and predictions.
     pub theory: TheoryReport,
     /// Wall time in seconds.
+    #[serde(deserialize_with = "crate::run::io::f64_or_nan")]
     pub wall_time_s: f64,
     /// Mean wall time per step.
+    #[serde(deserialize_with = "crate::run::io::f64_or_nan")]
     pub seconds_per_step: f64,
     /// Threads used.
     pub threads: usize,
