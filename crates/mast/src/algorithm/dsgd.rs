@@ -95,7 +95,11 @@ impl<O: Objective + ?Sized> Solver<O> for DoubleSketchedSgd {
                 x0.len()
             )));
         }
-        self.theory_gamma = 1.0 / (f.smoothness() * self.sketch.l_s_max());
+        // L_f can be costly (power iteration): computed only when the step rule needs it.
+        self.theory_gamma = match self.step_size {
+            StepSize::Constant { .. } => f64::NAN,
+            _ => 1.0 / (f.smoothness() * self.sketch.l_s_max()),
+        };
         self.schedule = Some(self.step_size.resolve(self.theory_gamma)?);
         self.sketch_rng = stream(self.seed, Stream::Sketch);
         self.sampler = match self.variant {
@@ -149,7 +153,7 @@ impl<O: Objective + ?Sized> Solver<O> for DoubleSketchedSgd {
                 step: state.step + 1,
                 detail: format!("the sketched loss or the iterate is not finite (loss {loss})"),
                 gamma,
-                theory_gamma: self.theory_gamma,
+                theory_gamma: 1.0 / (problem.objective.smoothness() * self.sketch.l_s_max()),
             });
         }
         state.step += 1;
@@ -162,6 +166,10 @@ impl<O: Objective + ?Sized> Solver<O> for DoubleSketchedSgd {
 
     fn theory_gamma(&self) -> f64 {
         self.theory_gamma
+    }
+
+    fn theory_gamma_for(&self, problem: &MastProblem<'_, O>) -> f64 {
+        1.0 / (problem.objective.smoothness() * self.sketch.l_s_max())
     }
 
     fn save_state(&self) -> serde_json::Value {

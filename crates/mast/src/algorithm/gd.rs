@@ -44,7 +44,10 @@ impl<O: Objective + ?Sized> Solver<O> for GradientDescent {
 
     fn init_at(&mut self, problem: &MastProblem<'_, O>, x0: Vec<f64>) -> Result<IterState> {
         let f = problem.objective;
-        self.theory_gamma = 1.0 / f.smoothness();
+        self.theory_gamma = match self.step_size {
+            StepSize::Constant { .. } => f64::NAN,
+            _ => 1.0 / f.smoothness(),
+        };
         self.schedule = Some(self.step_size.resolve(self.theory_gamma)?);
         self.sampler = match self.variant {
             Variant::Exact => None,
@@ -87,7 +90,7 @@ impl<O: Objective + ?Sized> Solver<O> for GradientDescent {
                 step: state.step + 1,
                 detail: format!("loss or iterate not finite (loss {loss})"),
                 gamma,
-                theory_gamma: self.theory_gamma,
+                theory_gamma: 1.0 / problem.objective.smoothness(),
             });
         }
         state.step += 1;
@@ -100,6 +103,10 @@ impl<O: Objective + ?Sized> Solver<O> for GradientDescent {
 
     fn theory_gamma(&self) -> f64 {
         self.theory_gamma
+    }
+
+    fn theory_gamma_for(&self, problem: &MastProblem<'_, O>) -> f64 {
+        1.0 / problem.objective.smoothness()
     }
 
     fn save_state(&self) -> serde_json::Value {

@@ -97,8 +97,12 @@ pub trait Solver<O: Objective + ?Sized> {
     /// copying the iterate).
     fn next_iter(&mut self, problem: &MastProblem<'_, O>, state: &mut IterState) -> Result<()>;
 
-    /// The step size the theory guarantees for this problem (after `init`).
+    /// The theory step size as resolved by `init` (NaN when the step rule did not
+    /// need it; see [`Solver::theory_gamma_for`]).
     fn theory_gamma(&self) -> f64;
+
+    /// The step size the theory guarantees for `problem` (computes L_f if needed).
+    fn theory_gamma_for(&self, problem: &MastProblem<'_, O>) -> f64;
 
     /// The solver's internal state (random streams, sampler) for checkpoints.
     fn save_state(&self) -> serde_json::Value;

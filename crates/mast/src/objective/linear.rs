@@ -280,14 +280,18 @@ impl<L: MarginLoss> Objective for LinearModel<L> {
             let n = self.num_samples();
             let design = &self.data.features;
             let mut tmp = vec![0.0; n];
+            // λmax(AᵀA) by power iteration; matvecs are parallel over fixed chunks
+            // (rows for A x, columns for Aᵀ r), so the result is thread-count independent.
             let top = power_iteration(
                 self.dim(),
                 |x, y| {
-                    design.matvec(x, &mut tmp);
-                    design.matvec_t(&tmp, y);
+                    self.margins(x, &mut tmp);
+                    y.par_iter_mut()
+                        .enumerate()
+                        .for_each(|(j, yj)| *yj = Self::col_dot(design, j, &tmp));
                 },
-                1e-10,
-                2000,
+                1e-9,
+                500,
             );
             L::CURVATURE * top / n as f64 + self.lambda
         })
@@ -464,8 +468,11 @@ impl<L: MarginLoss> Objective for LinearModel<L> {
                         }
                     }
                     Design::Sparse(sp) => {
+                        // w holds u on Ω and y marks Ω (both zero elsewhere), so a row's
+                        // nonzeros outside Ω cost one read and no write.
                         for (&j, &uk) in idx.iter().zip(u) {
                             ws.w[j] = uk;
+                            ws.y[j] = 1.0;
                         }
                         for &i in batch {
                             let (ix, vx) = sp.row(i);
@@ -476,18 +483,17 @@ impl<L: MarginLoss> Objective for LinearModel<L> {
                             loss_sum += L::value(mi, labels[i]);
                             let ri = L::derivative(mi, labels[i]) / nb;
                             for (&j, &a) in ix.iter().zip(vx) {
-                                ws.g[j as usize] += ri * a;
+                                if ws.y[j as usize] != 0.0 {
+                                    ws.g[j as usize] += ri * a;
+                                }
                             }
                         }
+                        // Read the gradient on Ω and restore the all-zero invariants.
                         for (o, &j) in out.iter_mut().zip(idx) {
                             *o = ws.g[j];
+                            ws.g[j] = 0.0;
                             ws.w[j] = 0.0;
-                        }
-                        // Restore the all-zero invariant of g.
-                        for &i in batch {
-                            for &j in sp.row(i).0 {
-                                ws.g[j as usize] = 0.0;
-                            }
+                            ws.y[j] = 0.0;
                         }
                     }
                 }

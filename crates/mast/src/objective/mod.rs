@@ -65,7 +65,8 @@ impl Shift {
 /// Scratch buffers for oracle calls, allocated once per run so that steps allocate nothing.
 #[derive(Debug, Clone, Default)]
 pub struct Workspace {
-    /// Dense model-sized buffer (the sketched model y in the generic path).
+    /// Dense model-sized buffer: the sketched model y in the generic path; a
+    /// support marker (zero off the current support) in the linear fast path.
     pub y: Vec<f64>,
     /// Dense model-sized buffer (a full gradient; kept zero between sparse calls).
     pub g: Vec<f64>,

@@ -334,7 +334,7 @@ fn run_job<O: Objective>(
             step: *step,
             detail: format!("{detail}; what was written so far is in {}", dir.display()),
             gamma,
-            theory_gamma: solver.theory_gamma(),
+            theory_gamma: solver.theory_gamma_for(&problem),
         });
     }
     Ok(TrainReport {

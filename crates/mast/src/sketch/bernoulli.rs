@@ -99,7 +99,7 @@ impl Sketch for Bernoulli {
                     out.scales.resize(d, 1.0);
                 } else if p <= 0.25 {
                     // Geometric skipping: O(|Ω|) expected instead of O(d).
-                    let log_q = (1.0 - p).ln();
+                    let log_q = (-p).ln_1p(); // ln(1 − p), exact for tiny p
                     let mut j: usize = 0;
                     loop {
                         let u: f64 = 1.0 - rng.random::<f64>(); // (0, 1]

@@ -22,11 +22,9 @@ impl Sketch for Identity {
         "identity".into()
     }
     fn draw(&self, _rng: &mut MastRng, out: &mut SketchDraw) {
-        if out.indices.len() != self.d || out.scales.first() != Some(&1.0) {
-            out.clear();
-            out.indices.extend(0..self.d);
-            out.scales.resize(self.d, 1.0);
-        }
+        out.clear();
+        out.indices.extend(0..self.d);
+        out.scales.resize(self.d, 1.0);
     }
     fn second_moment(&self, _j: usize, _l: usize) -> f64 {
         1.0

@@ -24,7 +24,7 @@ use crate::rng::MastRng;
 
 /// One draw of a diagonal sketch: `S = Σ_k scales[k] e_{i_k} e_{i_k}ᵀ` with
 /// `indices` strictly increasing.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Clone, Default)]
 pub struct SketchDraw {
     /// Kept coordinates Ω, strictly increasing.
     pub indices: Vec<usize>,
@@ -32,6 +32,23 @@ pub struct SketchDraw {
     pub scales: Vec<f64>,
     /// Scratch space for samplers (not part of the draw).
     pub(crate) marks: Vec<bool>,
+}
+
+impl PartialEq for SketchDraw {
+    /// Two draws are equal when they keep the same coordinates with the same scales
+    /// (sampler scratch space is not part of a draw).
+    fn eq(&self, other: &Self) -> bool {
+        self.indices == other.indices && self.scales == other.scales
+    }
+}
+
+impl std::fmt::Debug for SketchDraw {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SketchDraw")
+            .field("indices", &self.indices)
+            .field("scales", &self.scales)
+            .finish()
+    }
 }
 
 impl SketchDraw {
@@ -101,7 +118,8 @@ pub trait Sketch: Send + Sync + std::fmt::Debug {
     /// Dimension d.
     fn dim(&self) -> usize;
 
-    /// A short spec string that [`SketchSpec`] parses back (e.g. `rand-k:k=12`).
+    /// A short spec string (e.g. `rand-k:k=12`); [`SketchSpec`] parses it back for
+    /// every sketch that a spec can describe (a per-coordinate Bernoulli cannot be).
     fn spec(&self) -> String;
 
     /// Draws `S` into `out` (overwriting it), using only `rng`.

@@ -63,6 +63,12 @@ impl PermK {
         RandK::new(self.d, self.block_sizes()[i]).expect("block sizes are valid")
     }
 
+    /// `max_i L_{S_i}^max = (d/⌊d/M⌋)²`: the worst node's bound (smallest block).
+    pub fn max_node_l_s_max(&self) -> f64 {
+        let r = self.d as f64 / (self.d / self.m) as f64;
+        r * r
+    }
+
     /// Draws all M node sketches jointly into `nodes` (resized to M); `perm` is
     /// scratch space reused across calls.
     pub fn draw_joint(
@@ -107,8 +113,9 @@ impl Sketch for PermK {
         RandK::pair_moment(self.d, self.block_sizes()[0], j, l)
     }
     fn l_s_max(&self) -> f64 {
-        let min_block = self.d / self.m;
-        let r = self.d as f64 / min_block as f64;
+        // Node 0's block is the largest (⌈d/M⌉), so its scale d/|B_0| is the smallest;
+        // the worst node over all blocks is `max_node_l_s_max`.
+        let r = self.d as f64 / self.block_sizes()[0] as f64;
         r * r
     }
     fn expected_kept(&self) -> f64 {

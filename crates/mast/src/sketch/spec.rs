@@ -65,7 +65,10 @@ impl FromStr for SketchSpec {
                 .map_err(|_| bad(format!("`{a}` in `{s}` is not a number")))
         };
         match kind.as_str() {
-            "identity" | "none" => Ok(SketchSpec::Identity),
+            "identity" | "none" => match arg {
+                None => Ok(SketchSpec::Identity),
+                Some(a) => Err(bad(format!("`identity` takes no parameter, got `{a}`"))),
+            },
             "bernoulli" | "dropout" => {
                 let a = arg.ok_or_else(missing)?;
                 let a = a.strip_prefix("p=").or(a.strip_prefix("keep_prob=")).unwrap_or(a);

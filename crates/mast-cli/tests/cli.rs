@@ -1,0 +1,211 @@
+//! The `mast` binary end to end: bad input gives one clear error line and a
+//! non-zero exit, never a panic; train and erm run on the shipped data.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn mast(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mast"))
+        .args(args)
+        .output()
+        .expect("the mast binary runs")
+}
+
+fn shipped(name: &str) -> String {
+    format!("{}/../../data/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn tmp(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("mast-cli-{}-{name}", std::process::id()))
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+/// Acceptance 5 of the core issue: each malformed file gives one error line naming
+/// the file (and line), exit code ≠ 0, no panic.
+#[test]
+fn malformed_libsvm_files_give_one_clear_error_line() {
+    let cases: [(&str, &str, &str, Option<usize>); 6] = [
+        (
+            "order",
+            "+1 1:1 5:1\n-1 4:1 2:1\n",
+            "strictly increasing",
+            Some(2),
+        ),
+        ("value", "+1 1:1\n-1 2:abc\n", "not a number", Some(2)),
+        (
+            "labels",
+            "+1 1:1\n-1 2:1\n+1 3:1\n2 1:1\n",
+            "third distinct label",
+            Some(4),
+        ),
+        ("empty", "", "no data rows", None),
+        ("colon", "+1 1:1\n-1 2\n", "index:value", Some(2)),
+        ("zero", "+1 0:1\n-1 2:1\n", "below 1", Some(1)),
+    ];
+    for (name, text, needle, line) in cases {
+        let path = tmp(&format!("{name}.svm"));
+        std::fs::write(&path, text).unwrap();
+        let p = path.display().to_string();
+        for args in [
+            vec!["erm", "--train", p.as_str()],
+            vec![
+                "train",
+                "--train",
+                p.as_str(),
+                "--steps",
+                "5",
+                "--quiet",
+                "--out",
+                "/tmp/mast-cli-never",
+            ],
+        ] {
+            let out = mast(&args);
+            let err = stderr(&out);
+            assert!(!out.status.success(), "{name}: should fail");
+            assert_eq!(out.status.code(), Some(1), "{name}");
+            assert!(!err.contains("panicked"), "{name}: {err}");
+            assert_eq!(
+                err.trim().lines().count(),
+                1,
+                "{name}: one line expected, got {err}"
+            );
+            assert!(err.starts_with("error: "), "{name}: {err}");
+            assert!(err.contains(needle), "{name}: {err}");
+            let location = match line {
+                Some(l) => format!("{p}:{l}:"),
+                None => p.clone(),
+            };
+            assert!(
+                err.contains(&location),
+                "{name}: wanted {location} in {err}"
+            );
+        }
+        std::fs::remove_file(&path).unwrap();
+    }
+    let missing = tmp("does-not-exist.svm").display().to_string();
+    let out = mast(&["erm", "--train", &missing]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        err.contains(&missing) && err.contains("cannot open") && !err.contains("panicked"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1);
+}
+
+#[test]
+fn bad_flags_are_named() {
+    let out = mast(&[
+        "train",
+        "--train",
+        &shipped("a5a.gz"),
+        "--sketch",
+        "bernoulli:1.5",
+        "--steps",
+        "3",
+        "-q",
+        "--out",
+        &tmp("x").display().to_string(),
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(err.contains("keep_prob") && err.contains("1.5"), "{err}");
+    let out = mast(&[
+        "train",
+        "--train",
+        &shipped("a5a.gz"),
+        "--sketch",
+        "sideways:2",
+        "--steps",
+        "3",
+    ]);
+    assert!(stderr(&out).contains("unknown sketch"));
+}
+
+#[test]
+fn erm_reports_the_known_optimum() {
+    let out = mast(&[
+        "erm",
+        "--train",
+        &shipped("a5a.gz"),
+        "--test",
+        &shipped("a5a.t.gz"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("f*          = 0.32362128"), "{text}");
+    assert!(text.contains("test acc    = 0.8455"), "{text}");
+}
+
+#[test]
+fn train_writes_a_run_folder_and_resumes() {
+    let dir = tmp("run");
+    let _ = std::fs::remove_dir_all(&dir);
+    let d = dir.display().to_string();
+    let args = [
+        "train",
+        "--train",
+        &shipped("a5a.gz"),
+        "--test",
+        &shipped("a5a.t.gz"),
+        "--sketch",
+        "rand-k:0.3",
+        "--variant",
+        "minibatch",
+        "--batch",
+        "16",
+        "--steps",
+        "60",
+        "--eval-every",
+        "20",
+        "--out",
+        &d,
+        "--quiet",
+    ];
+    let out = mast(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for f in [
+        "config.toml",
+        "metrics.csv",
+        "summary.json",
+        "model_final.json",
+        "model_best.json",
+        "checkpoint.json",
+    ] {
+        assert!(dir.join(f).exists(), "{f} missing");
+    }
+    let csv = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    assert!(csv.starts_with("step,epoch,loss,sketched_loss,grad_norm,train_accuracy,val_accuracy,test_accuracy,coords_touched,gamma"));
+    assert_eq!(csv.lines().count(), 1 + 4);
+    // Refuses to overwrite; resumes to more steps.
+    let again = mast(&args);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(stderr(&again).contains("--resume"));
+    let out = mast(&["train", "--resume", &d, "--steps", "100", "--quiet"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let csv = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 6);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_example_config_parses_and_runs_briefly() {
+    let dir = tmp("example");
+    let out = mast(&[
+        "train",
+        "--config",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/a5a.toml"),
+        "--steps",
+        "30",
+        "--out",
+        &dir.display().to_string(),
+        "--quiet",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("rand-k"), "{text}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
