@@ -22,7 +22,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Train with Algorithm 1 (double sketched (S)GD) or plain (S)GD, from a TOML config and/or flags.
-    Train(train::TrainArgs),
+    Train(Box<train::TrainArgs>),
     /// Solve the ERM problem exactly (Newton; L-BFGS for large d) and report f*, ‖∇f‖ and accuracies.
     Erm(erm::ErmArgs),
 }
@@ -30,7 +30,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Train(args) => train::run(args),
+        Command::Train(args) => train::run(*args),
         Command::Erm(args) => erm::run(args),
     };
     match result {

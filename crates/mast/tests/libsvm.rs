@@ -1,3 +1,4 @@
+#![allow(clippy::needless_range_loop)] // index loops mirror the formulas
 //! Integration tests for the LIBSVM loader (`mast::data::libsvm`) and the
 //! train/validation split (`mast::data::split`).
 

@@ -1,3 +1,4 @@
+#![allow(clippy::needless_range_loop)] // index loops mirror the formulas
 //! Exact oracles: finite differences, the fast sketched path against the dense
 //! definition, quadratic closed forms (MAST.md §2), Algorithm 1 convergence to x_D*,
 //! Identity sketch = plain (S)GD, the ERM optimum on a5a.

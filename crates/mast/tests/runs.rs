@@ -1,3 +1,4 @@
+#![allow(clippy::needless_range_loop)] // index loops mirror the formulas
 //! Run-level guarantees: same seed ⇒ same metrics (across runs and thread counts),
 //! checkpoint + resume ⇒ the uninterrupted run, divergence stops and keeps the files.
 

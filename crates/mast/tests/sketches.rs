@@ -1,3 +1,4 @@
+#![allow(clippy::needless_range_loop)] // index loops mirror the formulas
 //! Integration tests for the sketches of `mast::sketch` (MAST.md §1).
 //!
 //! Exact oracles: every small sketch is checked against its own exact enumeration
@@ -123,7 +124,7 @@ fn rand_k_fraction_case(d: usize, q: f64, expected_k: usize) -> Case {
 fn perm_k_case(d: usize, m: usize) -> Case {
     let k0 = d.div_ceil(m);
     let closed = rand_k_closed(d, k0);
-    if d % m == 0 {
+    if d.is_multiple_of(m) {
         // MAST.md §1: M I, M, M, M².
         let mf = m as f64;
         assert_eq!(closed.l_d, mf);
@@ -133,7 +134,7 @@ fn perm_k_case(d: usize, m: usize) -> Case {
         name: format!("perm-k d={d} M={m}"),
         sketch: Box::new(PermK::new(d, m).expect("valid M")),
         closed,
-        check_l_s_max: d % m == 0,
+        check_l_s_max: d.is_multiple_of(m),
     }
 }
 
@@ -748,7 +749,7 @@ fn check_joint(name: &str, s: &PermK, nodes: &[SketchDraw]) {
         owner.iter().all(|&o| o != usize::MAX),
         "{name}: not a partition"
     );
-    if d % m == 0 {
+    if d.is_multiple_of(m) {
         // (1/M) Σ_i S_i = I exactly.
         let mut avg = vec![0.0; d];
         for node in nodes {

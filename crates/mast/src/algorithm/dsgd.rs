@@ -1,8 +1,9 @@
 //! Algorithm 1: Double Sketched (S)GD.
 
+use super::sampler::step_rows;
 use super::{BatchSampler, IterState, MastProblem, Solver, StepSchedule, StepSize, Variant};
 use crate::error::{MastError, Result};
-use crate::objective::{Objective, Rows, Workspace};
+use crate::objective::{Objective, Workspace};
 use crate::rng::{stream, MastRng, Stream};
 use crate::sketch::{Sketch, SketchDraw};
 
@@ -123,17 +124,11 @@ impl<O: Objective + ?Sized> Solver<O> for DoubleSketchedSgd {
         let schedule = self.schedule.expect("init before next_iter");
         let gamma = schedule.gamma(state.step);
         self.sketch.draw(&mut self.sketch_rng, &mut self.draw);
-        let rows = match &mut self.sampler {
-            None => Rows::All,
-            Some(s) => Rows::Batch(s.next_batch(match self.variant {
-                Variant::Minibatch(b) => b,
-                Variant::Exact => unreachable!(),
-            })?),
-        };
-        let used = match rows {
-            Rows::All => problem.objective.num_samples(),
-            Rows::Batch(b) => b.len(),
-        };
+        let (rows, used) = step_rows(
+            &mut self.sampler,
+            self.variant,
+            problem.objective.num_samples(),
+        )?;
         let loss = problem.objective.sketched_loss_grad(
             &problem.shift,
             &state.x,

@@ -70,8 +70,8 @@ fn newton<O: Objective + ?Sized>(f: &O, mut x: Vec<f64>, opts: &ErmOptions) -> R
     let d = f.dim();
     let mut g = vec![0.0; d];
     let mut fx = f.loss_grad(&x, Rows::All, &mut g);
+    let (mut trial, mut g_trial) = (vec![0.0; d], vec![0.0; d]);
     let mut it = 0;
-    let mut trial = vec![0.0; d];
     while norm(&g) > opts.tol && it < opts.max_iter {
         it += 1;
         let h = f
@@ -79,31 +79,45 @@ fn newton<O: Objective + ?Sized>(f: &O, mut x: Vec<f64>, opts: &ErmOptions) -> R
             .ok_or_else(|| MastError::Numerical("Hessian unavailable".into()))?;
         let neg_g: Vec<f64> = g.iter().map(|v| -v).collect();
         let p = h.solve_spd(&neg_g)?;
-        let slope = dot(&g, &p);
-        let mut t = 1.0;
-        let mut g_trial = vec![0.0; d];
-        loop {
-            for j in 0..d {
-                trial[j] = x[j] + t * p[j];
-            }
-            let ft = f.loss_grad(&trial, Rows::All, &mut g_trial);
-            // Armijo, or — at machine precision, where f stops resolving — a
-            // decrease of the gradient norm.
-            if ft <= fx + 1e-4 * t * slope
-                || (ft <= fx + 1e-15 * fx.abs() && norm(&g_trial) < norm(&g))
-            {
+        match line_search(f, &x, &p, fx, &g, &mut trial, &mut g_trial) {
+            Some(ft) => {
                 x.copy_from_slice(&trial);
+                g.copy_from_slice(&g_trial);
                 fx = ft;
-                g = g_trial;
-                break;
             }
-            t *= 0.5;
-            if t < 1e-12 {
-                return Ok(finish(f, x, it, "newton", opts));
-            }
+            None => break,
         }
     }
     Ok(finish(f, x, it, "newton", opts))
+}
+
+/// Backtracking from t = 1 along `p`: accepts on Armijo's condition or — at machine
+/// precision, where f no longer resolves a decrease — on a smaller gradient norm.
+/// On success `trial` and `g_trial` hold the accepted point and its gradient, and
+/// the loss there is returned; `None` when the step underflows.
+fn line_search<O: Objective + ?Sized>(
+    f: &O,
+    x: &[f64],
+    p: &[f64],
+    fx: f64,
+    g: &[f64],
+    trial: &mut [f64],
+    g_trial: &mut [f64],
+) -> Option<f64> {
+    let slope = dot(g, p);
+    let g_norm = norm(g);
+    let mut t = 1.0;
+    while t >= 1e-12 {
+        for ((tj, xj), pj) in trial.iter_mut().zip(x).zip(p) {
+            *tj = xj + t * pj;
+        }
+        let ft = f.loss_grad(trial, Rows::All, g_trial);
+        if ft <= fx + 1e-4 * t * slope || (ft <= fx + 1e-15 * fx.abs() && norm(g_trial) < g_norm) {
+            return Some(ft);
+        }
+        t *= 0.5;
+    }
+    None
 }
 
 fn finish<O: Objective + ?Sized>(
@@ -156,33 +170,20 @@ fn lbfgs<O: Objective + ?Sized>(f: &O, mut x: Vec<f64>, opts: &ErmOptions) -> Re
             crate::linalg::axpy(a - b, s, &mut q);
         }
         let p: Vec<f64> = q.iter().map(|v| -v).collect();
-        let slope = dot(&g, &p);
-        if slope >= 0.0 {
+        if dot(&g, &p) >= 0.0 {
+            // Not a descent direction: restart from the gradient.
             s_hist.clear();
             y_hist.clear();
             continue;
         }
-        let mut t = 1.0;
-        loop {
-            for j in 0..d {
-                trial[j] = x[j] + t * p[j];
-            }
-            let ft = f.loss_grad(&trial, Rows::All, &mut g_trial);
-            if ft <= fx + 1e-4 * t * slope
-                || (ft <= fx + 1e-15 * fx.abs() && norm(&g_trial) < norm(&g))
-            {
-                break;
-            }
-            t *= 0.5;
-            if t < 1e-12 {
-                return Ok(finish(f, x, it, "lbfgs", opts));
-            }
-        }
+        let Some(ft) = line_search(f, &x, &p, fx, &g, &mut trial, &mut g_trial) else {
+            break;
+        };
         let s: Vec<f64> = (0..d).map(|j| trial[j] - x[j]).collect();
         let y: Vec<f64> = (0..d).map(|j| g_trial[j] - g[j]).collect();
         x.copy_from_slice(&trial);
         g.copy_from_slice(&g_trial);
-        fx = f.loss(&x);
+        fx = ft;
         if dot(&s, &y) > 1e-16 * norm(&s) * norm(&y) {
             if s_hist.len() == MEM {
                 s_hist.remove(0);

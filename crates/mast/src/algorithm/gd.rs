@@ -1,8 +1,9 @@
 //! Plain gradient descent / SGD on f: the ERM baseline.
 
+use super::sampler::step_rows;
 use super::{BatchSampler, IterState, MastProblem, Solver, StepSchedule, StepSize, Variant};
 use crate::error::{MastError, Result};
-use crate::objective::{Objective, Rows};
+use crate::objective::Objective;
 use crate::rng::{stream, Stream};
 
 /// `x_{t+1} = x_t − γ_t ∇f(x_t)` (full data) or with a minibatch gradient. It
@@ -73,14 +74,11 @@ impl<O: Objective + ?Sized> Solver<O> for GradientDescent {
             .schedule
             .expect("init before next_iter")
             .gamma(state.step);
-        let rows = match (&mut self.sampler, self.variant) {
-            (Some(s), Variant::Minibatch(b)) => Rows::Batch(s.next_batch(b)?),
-            _ => Rows::All,
-        };
-        let used = match rows {
-            Rows::All => problem.objective.num_samples(),
-            Rows::Batch(b) => b.len(),
-        };
+        let (rows, used) = step_rows(
+            &mut self.sampler,
+            self.variant,
+            problem.objective.num_samples(),
+        )?;
         let loss = problem.objective.loss_grad(&state.x, rows, &mut self.grad);
         for (x, g) in state.x.iter_mut().zip(&self.grad) {
             *x -= gamma * g;

@@ -2,7 +2,9 @@
 
 use rand::seq::SliceRandom;
 
+use super::Variant;
 use crate::error::{MastError, Result};
+use crate::objective::Rows;
 use crate::rng::MastRng;
 
 /// Draws minibatches without replacement within an epoch; reshuffles when fewer
@@ -40,5 +42,18 @@ impl BatchSampler {
         let b = &self.order[self.pos..self.pos + size];
         self.pos += size;
         Ok(b)
+    }
+}
+
+/// The rows a step uses: all of them for [`Variant::Exact`], the sampler's next
+/// batch for [`Variant::Minibatch`]; with the number of samples that makes.
+pub(crate) fn step_rows<'a>(
+    sampler: &'a mut Option<BatchSampler>,
+    variant: Variant,
+    n: usize,
+) -> Result<(Rows<'a>, usize)> {
+    match (sampler, variant) {
+        (Some(s), Variant::Minibatch(b)) => Ok((Rows::Batch(s.next_batch(b)?), b)),
+        _ => Ok((Rows::All, n)),
     }
 }
