@@ -83,23 +83,29 @@ pub fn estimate_fd<O: Objective + ?Sized>(
 }
 
 /// Exact MAST quantities for a quadratic `f(x) = ½xᵀAx − bᵀx + c` (MAST.md §2):
-/// with `M = E[SᵀAS]`,
+/// with `M = E[SᵀAS]` and `S̄ = E[S]`,
 ///
-/// - `f_D(x) = f(x) + ½(x−v)ᵀ(M − A)(x−v)`
-/// - `∇f_D(x) = M(x−v) + (Av − b)`
-/// - `x_D* = v + M⁻¹(b − Av)`
+/// - `f_D(x) = f(v) + (x−v)ᵀS̄∇f(v) + ½(x−v)ᵀM(x−v)`, which for `E[S] = I` is
+///   `f(x) + ½(x−v)ᵀ(M − A)(x−v)`
+/// - `∇f_D(x) = M(x−v) + S̄(Av − b)`
+/// - `x_D* = v + M⁻¹S̄(b − Av)`
+///
+/// `S̄ = I` for every sketch distribution (Assumption 1); over a finite set of
+/// draws ([`QuadraticMast::from_draws`]) it is their mean, which is not I.
 #[derive(Debug, Clone)]
 pub struct QuadraticMast<'a> {
     q: &'a Quadratic,
     v: Vec<f64>,
     m: SymMatrix,
+    /// Diagonal of S̄ (None: the identity).
+    s_bar: Option<Vec<f64>>,
 }
 
 impl<'a> QuadraticMast<'a> {
     /// For a sketch distribution (uses its exact pair moments `E[s_j s_l]`).
     pub fn new(q: &'a Quadratic, sketch: &dyn Sketch, v: Vec<f64>) -> Result<Self> {
         let m = crate::sketch::expected_sas(sketch, q.a());
-        Self::with_m(q, m, v)
+        Self::with_m(q, m, None, v)
     }
 
     /// For the uniform distribution over a finite set of draws (Algorithm 3's
@@ -107,8 +113,12 @@ impl<'a> QuadraticMast<'a> {
     pub fn from_draws(q: &'a Quadratic, draws: &[SketchDraw], v: Vec<f64>) -> Result<Self> {
         let d = q.a().d;
         let mut pair = SymMatrix::zeros(d);
+        let mut s_bar = vec![0.0; d];
         let w = 1.0 / draws.len() as f64;
         for draw in draws {
+            for (j, cj) in draw.iter() {
+                s_bar[j] += w * cj;
+            }
             for (j, cj) in draw.iter() {
                 for (l, cl) in draw.iter() {
                     pair.data[j * d + l] += w * cj * cl;
@@ -116,10 +126,15 @@ impl<'a> QuadraticMast<'a> {
             }
         }
         let m = SymMatrix::from_fn(d, |j, l| q.a().get(j, l) * pair.get(j, l));
-        Self::with_m(q, m, v)
+        Self::with_m(q, m, Some(s_bar), v)
     }
 
-    fn with_m(q: &'a Quadratic, m: SymMatrix, v: Vec<f64>) -> Result<Self> {
+    fn with_m(
+        q: &'a Quadratic,
+        m: SymMatrix,
+        s_bar: Option<Vec<f64>>,
+        v: Vec<f64>,
+    ) -> Result<Self> {
         if v.len() != q.a().d {
             return Err(MastError::Dimension(format!(
                 "shift has {} entries, the quadratic {}",
@@ -127,7 +142,7 @@ impl<'a> QuadraticMast<'a> {
                 q.a().d
             )));
         }
-        Ok(QuadraticMast { q, v, m })
+        Ok(QuadraticMast { q, v, m, s_bar })
     }
 
     /// `E[SᵀAS]`.
@@ -135,32 +150,43 @@ impl<'a> QuadraticMast<'a> {
         &self.m
     }
 
+    /// `S̄ ∇f(v) = S̄(Av − b)`.
+    fn sbar_grad_at_v(&self) -> Vec<f64> {
+        let d = self.v.len();
+        let mut av = vec![0.0; d];
+        self.q.a().matvec(&self.v, &mut av);
+        (0..d)
+            .map(|j| {
+                let g = av[j] - self.q.b()[j];
+                self.s_bar.as_ref().map_or(g, |s| s[j] * g)
+            })
+            .collect()
+    }
+
     /// Exact `f_D(x)`.
     pub fn value(&self, x: &[f64]) -> f64 {
         let d = self.v.len();
         let z: Vec<f64> = x.iter().zip(&self.v).map(|(a, b)| a - b).collect();
-        let (mut mz, mut az) = (vec![0.0; d], vec![0.0; d]);
+        let mut mz = vec![0.0; d];
         self.m.matvec(&z, &mut mz);
-        self.q.a().matvec(&z, &mut az);
-        self.q.loss(x) + 0.5 * (dot(&z, &mz) - dot(&z, &az))
+        self.q.loss(&self.v) + dot(&z, &self.sbar_grad_at_v()) + 0.5 * dot(&z, &mz)
     }
 
     /// Exact `∇f_D(x)`.
     pub fn gradient(&self, x: &[f64]) -> Vec<f64> {
         let d = self.v.len();
         let z: Vec<f64> = x.iter().zip(&self.v).map(|(a, b)| a - b).collect();
-        let (mut mz, mut av) = (vec![0.0; d], vec![0.0; d]);
+        let mut mz = vec![0.0; d];
         self.m.matvec(&z, &mut mz);
-        self.q.a().matvec(&self.v, &mut av);
-        (0..d).map(|j| mz[j] + av[j] - self.q.b()[j]).collect()
+        mz.iter()
+            .zip(self.sbar_grad_at_v())
+            .map(|(a, b)| a + b)
+            .collect()
     }
 
     /// The exact minimiser `x_D*`.
     pub fn minimizer(&self) -> Result<Vec<f64>> {
-        let d = self.v.len();
-        let mut av = vec![0.0; d];
-        self.q.a().matvec(&self.v, &mut av);
-        let rhs: Vec<f64> = (0..d).map(|j| self.q.b()[j] - av[j]).collect();
+        let rhs: Vec<f64> = self.sbar_grad_at_v().iter().map(|g| -g).collect();
         let step = self.m.solve_spd(&rhs)?;
         Ok(self.v.iter().zip(&step).map(|(a, b)| a + b).collect())
     }

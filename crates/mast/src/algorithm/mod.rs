@@ -3,17 +3,20 @@
 //! checkpoints.
 //!
 //! - [`DoubleSketchedSgd`]: Algorithm 1 (double sketched (S)GD), variants I and II.
+//! - [`Lsvrdsg`]: Algorithm 3 (loopless SVRG over a fixed set of sketches).
 //! - [`GradientDescent`]: plain GD / SGD on f (the ERM baseline).
 //! - [`erm`]: the exact ERM optimum (Newton, L-BFGS fallback).
 
 mod dsgd;
 pub mod erm;
 mod gd;
+mod lsvrdsg;
 mod sampler;
 mod step;
 
 pub use dsgd::DoubleSketchedSgd;
 pub use gd::GradientDescent;
+pub use lsvrdsg::Lsvrdsg;
 pub use sampler::BatchSampler;
 pub use step::{StepSchedule, StepSize};
 
