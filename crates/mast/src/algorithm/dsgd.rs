@@ -148,14 +148,10 @@ impl<O: Objective + ?Sized> Solver<O> for DoubleSketchedSgd {
                 step: state.step + 1,
                 detail: format!("the sketched loss or the iterate is not finite (loss {loss})"),
                 gamma,
-                theory_gamma: 1.0 / (problem.objective.smoothness() * self.sketch.l_s_max()),
+                theory_gamma: Solver::<O>::theory_gamma_for(self, problem),
             });
         }
-        state.step += 1;
-        state.samples += used as u64;
-        state.coords += self.draw.len() as u64;
-        state.last_loss = loss;
-        state.gamma = gamma;
+        state.record_step(used, self.draw.len(), loss, gamma);
         Ok(())
     }
 

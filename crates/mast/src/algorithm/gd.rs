@@ -88,14 +88,10 @@ impl<O: Objective + ?Sized> Solver<O> for GradientDescent {
                 step: state.step + 1,
                 detail: format!("loss or iterate not finite (loss {loss})"),
                 gamma,
-                theory_gamma: 1.0 / problem.objective.smoothness(),
+                theory_gamma: Solver::<O>::theory_gamma_for(self, problem),
             });
         }
-        state.step += 1;
-        state.samples += used as u64;
-        state.coords += state.x.len() as u64;
-        state.last_loss = loss;
-        state.gamma = gamma;
+        state.record_step(used, state.x.len(), loss, gamma);
         Ok(())
     }
 

@@ -224,11 +224,7 @@ impl<O: Objective + ?Sized> Solver<O> for Lsvrdsg {
             self.refresh_reference(problem);
         }
         let evals = 2 + if refresh { self.ref_batch } else { 0 };
-        state.step += 1;
-        state.samples += (evals * f.num_samples()) as u64;
-        state.coords += state.x.len() as u64;
-        state.last_loss = loss;
-        state.gamma = gamma;
+        state.record_step(evals * f.num_samples(), state.x.len(), loss, gamma);
         Ok(())
     }
 

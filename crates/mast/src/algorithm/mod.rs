@@ -80,6 +80,16 @@ impl IterState {
             gamma: f64::NAN,
         }
     }
+
+    /// Books one finished step: `samples` data samples and `coords` coordinates
+    /// used, the loss it saw and its step size.
+    pub fn record_step(&mut self, samples: usize, coords: usize, loss: f64, gamma: f64) {
+        self.step += 1;
+        self.samples += samples as u64;
+        self.coords += coords as u64;
+        self.last_loss = loss;
+        self.gamma = gamma;
+    }
 }
 
 /// One optimisation method.
