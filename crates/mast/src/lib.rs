@@ -28,6 +28,7 @@
 
 pub mod algorithm;
 pub mod data;
+pub mod engine;
 pub mod error;
 pub mod linalg;
 pub mod objective;

@@ -28,6 +28,27 @@ pub enum Stream {
     Prune = 5,
     /// Monte-Carlo estimates of f_D.
     Estimate = 6,
+    /// Assignment of samples to the nodes of a distributed run.
+    Shard = 7,
+}
+
+/// Number of [`Stream`] kinds (node streams start after them).
+const STREAM_KINDS: u64 = 8;
+
+/// Node `node`'s own generator for `stream` under `seed` (Algorithm 2: each node
+/// samples its minibatches from its own stream, so a node's randomness does not
+/// depend on how many nodes there are or which runs first).
+///
+/// ```
+/// use mast::rng::{node_stream, stream, Stream};
+/// use rand::Rng;
+/// let a: u64 = node_stream(7, Stream::Data, 0).random();
+/// let b: u64 = node_stream(7, Stream::Data, 1).random();
+/// let c: u64 = stream(7, Stream::Data).random();
+/// assert!(a != b && a != c);
+/// ```
+pub fn node_stream(seed: u64, which: Stream, node: usize) -> MastRng {
+    substream(seed, STREAM_KINDS * (node as u64 + 1) + which as u64)
 }
 
 /// The generator for `stream` under the master `seed`.

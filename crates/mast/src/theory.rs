@@ -1,7 +1,57 @@
 //! Theory: pure functions of problem and sketch constants (MAST.md §1, §3, §4).
 
+use crate::algorithm::TheoryStep;
 use crate::objective::Objective;
 use crate::sketch::Sketch;
+
+/// The theory step of Algorithm 1 for a rule kind: `1/(L_f L_S^max)` (strongly
+/// convex) or `1/(L_f √(L_D L_S^max T))` (non-convex, horizon T).
+///
+/// ```
+/// use mast::algorithm::TheoryStep;
+/// use mast::theory::theory_step;
+/// assert_eq!(theory_step(TheoryStep::StronglyConvex, 2.0, 3.0, 4.0), 0.125);
+/// assert_eq!(theory_step(TheoryStep::NonConvex { horizon: 3 }, 2.0, 3.0, 4.0), 1.0 / 12.0);
+/// ```
+pub fn theory_step(kind: TheoryStep, l_f: f64, l_d: f64, l_s_max: f64) -> f64 {
+    match kind {
+        TheoryStep::StronglyConvex => 1.0 / (l_f * l_s_max),
+        TheoryStep::NonConvex { horizon } => 1.0 / (l_f * (l_d * l_s_max * horizon as f64).sqrt()),
+    }
+}
+
+/// `D_max = max_i L_{f_i}² L_{D_i} L_{S_i}^max` of Algorithm 2 (MAST.md §4), from
+/// each node's `(L_{f_i}, L_{D_i}, L_{S_i}^max)`.
+pub fn d_max(nodes: &[(f64, f64, f64)]) -> f64 {
+    nodes
+        .iter()
+        .map(|&(l_f, l_d, l_s)| l_f * l_f * l_d * l_s)
+        .fold(0.0, f64::max)
+}
+
+/// The theory step of Algorithm 2 from each node's `(L_{f_i}, L_{D_i},
+/// L_{S_i}^max)`: `1/max_i L_{f_i} L_{S_i}^max` (strongly convex; derived: the
+/// average of the nodes' sketched gradient maps is co-coercive with the worst
+/// node's constant) or `1/√(D_max T)` (non-convex, the paper's rate).
+///
+/// ```
+/// use mast::algorithm::TheoryStep;
+/// use mast::theory::distributed_theory_step;
+/// let nodes = [(1.0, 2.0, 4.0), (2.0, 2.0, 4.0)];
+/// assert_eq!(distributed_theory_step(TheoryStep::StronglyConvex, &nodes), 0.125);
+/// assert_eq!(distributed_theory_step(TheoryStep::NonConvex { horizon: 2 }, &nodes), 1.0 / 8.0);
+/// ```
+pub fn distributed_theory_step(kind: TheoryStep, nodes: &[(f64, f64, f64)]) -> f64 {
+    match kind {
+        TheoryStep::StronglyConvex => {
+            1.0 / nodes
+                .iter()
+                .map(|&(l_f, _, l_s)| l_f * l_s)
+                .fold(0.0, f64::max)
+        }
+        TheoryStep::NonConvex { horizon } => 1.0 / (d_max(nodes) * horizon as f64).sqrt(),
+    }
+}
 
 /// The constants of a problem and a sketch that the theory needs, and what it
 /// predicts for Algorithm 1 (variant I) in the strongly convex case.

@@ -1146,7 +1146,7 @@ fn sketch_spec_parsing() {
         ("rand-k:q=0.5", SketchSpec::RandKFraction(0.5)),
         ("bernoulli:0.5", SketchSpec::Bernoulli(0.5)),
         ("bernoulli:p=0.25", SketchSpec::Bernoulli(0.25)),
-        ("dropout:0.9", SketchSpec::Bernoulli(0.9)),
+        ("dropconnect:0.9", SketchSpec::DropConnect(0.9)),
         ("perm-k:4", SketchSpec::PermK(4)),
         ("perm-k:m=4", SketchSpec::PermK(4)),
         ("identity", SketchSpec::Identity),
@@ -1187,6 +1187,7 @@ fn sketch_spec_display_round_trip() {
         SketchSpec::RandKFraction(1.0),
         SketchSpec::RandKFraction(1e-3),
         SketchSpec::PermK(4),
+        SketchSpec::DropConnect(0.25),
     ];
     for spec in specs {
         let text = spec.to_string();

@@ -6,6 +6,7 @@ use crate::error::{MastError, Result};
 use crate::objective::{Objective, Workspace};
 use crate::rng::{stream, MastRng, Stream};
 use crate::sketch::{Sketch, SketchDraw};
+use crate::theory::theory_step;
 
 /// Algorithm 1 of MAST: `x_{t+1} = x_t − γ_t S_tᵀ∇f(v + S_t(x_t − v))` with a fresh
 /// sketch `S_t ~ D` each step, on all data (variant I) or a minibatch (variant II).
@@ -97,9 +98,10 @@ impl<O: Objective + ?Sized> Solver<O> for DoubleSketchedSgd {
             )));
         }
         // L_f can be costly (power iteration): computed only when the step rule needs it.
-        self.theory_gamma = match self.step_size {
-            StepSize::Constant { .. } => f64::NAN,
-            _ => 1.0 / (f.smoothness() * self.sketch.l_s_max()),
+        self.theory_gamma = if self.step_size.needs_theory() {
+            Solver::<O>::theory_gamma_for(self, problem)
+        } else {
+            f64::NAN
         };
         self.schedule = Some(self.step_size.resolve(self.theory_gamma)?);
         self.sketch_rng = stream(self.seed, Stream::Sketch);
@@ -160,7 +162,13 @@ impl<O: Objective + ?Sized> Solver<O> for DoubleSketchedSgd {
     }
 
     fn theory_gamma_for(&self, problem: &MastProblem<'_, O>) -> f64 {
-        1.0 / (problem.objective.smoothness() * self.sketch.l_s_max())
+        let s = &self.sketch;
+        theory_step(
+            self.step_size.theory_kind(),
+            problem.objective.smoothness(),
+            s.l_d(),
+            s.l_s_max(),
+        )
     }
 
     fn save_state(&self) -> serde_json::Value {

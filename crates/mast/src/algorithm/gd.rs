@@ -45,9 +45,10 @@ impl<O: Objective + ?Sized> Solver<O> for GradientDescent {
 
     fn init_at(&mut self, problem: &MastProblem<'_, O>, x0: Vec<f64>) -> Result<IterState> {
         let f = problem.objective;
-        self.theory_gamma = match self.step_size {
-            StepSize::Constant { .. } => f64::NAN,
-            _ => 1.0 / f.smoothness(),
+        self.theory_gamma = if self.step_size.needs_theory() {
+            Solver::<O>::theory_gamma_for(self, problem)
+        } else {
+            f64::NAN
         };
         self.schedule = Some(self.step_size.resolve(self.theory_gamma)?);
         self.sampler = match self.variant {
@@ -100,7 +101,12 @@ impl<O: Objective + ?Sized> Solver<O> for GradientDescent {
     }
 
     fn theory_gamma_for(&self, problem: &MastProblem<'_, O>) -> f64 {
-        1.0 / problem.objective.smoothness()
+        crate::theory::theory_step(
+            self.step_size.theory_kind(),
+            problem.objective.smoothness(),
+            1.0,
+            1.0,
+        )
     }
 
     fn save_state(&self) -> serde_json::Value {

@@ -154,9 +154,10 @@ impl<O: Objective + ?Sized> Solver<O> for Lsvrdsg {
                 x0.len()
             )));
         }
-        self.theory_gamma = match self.step_size {
-            StepSize::Constant { .. } => f64::NAN,
-            _ => Solver::<O>::theory_gamma_for(self, problem),
+        self.theory_gamma = if self.step_size.needs_theory() {
+            Solver::<O>::theory_gamma_for(self, problem)
+        } else {
+            f64::NAN
         };
         self.schedule = Some(self.step_size.resolve(self.theory_gamma)?);
         self.rng = stream(self.seed, Stream::Sketch);
@@ -233,7 +234,9 @@ impl<O: Objective + ?Sized> Solver<O> for Lsvrdsg {
     }
 
     fn theory_gamma_for(&self, problem: &MastProblem<'_, O>) -> f64 {
-        1.0 / (6.0 * problem.objective.smoothness() * self.sketch.l_s_max())
+        let s = &self.sketch;
+        let kind = self.step_size.theory_kind();
+        crate::theory::theory_step(kind, problem.objective.smoothness(), s.l_d(), s.l_s_max()) / 6.0
     }
 
     fn save_state(&self) -> serde_json::Value {

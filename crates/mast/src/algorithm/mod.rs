@@ -3,10 +3,12 @@
 //! checkpoints.
 //!
 //! - [`DoubleSketchedSgd`]: Algorithm 1 (double sketched (S)GD), variants I and II.
+//! - [`DistributedDsgd`]: Algorithm 2 (distributed, over an [`crate::engine::Engine`]).
 //! - [`Lsvrdsg`]: Algorithm 3 (loopless SVRG over a fixed set of sketches).
 //! - [`GradientDescent`]: plain GD / SGD on f (the ERM baseline).
 //! - [`erm`]: the exact ERM optimum (Newton, L-BFGS fallback).
 
+mod distributed;
 mod dsgd;
 pub mod erm;
 mod gd;
@@ -14,11 +16,12 @@ mod lsvrdsg;
 mod sampler;
 mod step;
 
+pub use distributed::{DistributedDsgd, NodeSketches};
 pub use dsgd::DoubleSketchedSgd;
 pub use gd::GradientDescent;
 pub use lsvrdsg::Lsvrdsg;
 pub use sampler::BatchSampler;
-pub use step::{StepSchedule, StepSize};
+pub use step::{StepSchedule, StepSize, TheoryStep};
 
 use crate::error::Result;
 use crate::objective::{Objective, Shift};

@@ -16,6 +16,14 @@ pub enum StepSize {
         /// Factor applied to the theory step.
         multiplier: f64,
     },
+    /// `multiplier / (L_f √(L_D L_S^max T))`, the non-convex theory step for a
+    /// horizon of T steps (MAST.md §4); for Algorithm 2 `multiplier / √(D_max T)`.
+    NonConvex {
+        /// Factor applied to the theory step.
+        multiplier: f64,
+        /// The horizon T (total steps of the run).
+        horizon: u64,
+    },
     /// `γ_t = γ_0 / (1 + t / t0)` with `γ_0 = multiplier / (L_f · L_S^max)`:
     /// converges to `x_D*` itself rather than a neighbourhood.
     Decreasing {
@@ -27,7 +35,8 @@ pub enum StepSize {
 }
 
 impl StepSize {
-    /// Resolves the rule into a schedule, given the theory step.
+    /// Resolves the rule into a schedule, given the theory step of the rule's kind
+    /// (see [`StepSize::theory_kind`]).
     pub fn resolve(&self, theory_gamma: f64) -> Result<StepSchedule> {
         let check = |name: &str, v: f64| {
             if v > 0.0 && v.is_finite() {
@@ -47,7 +56,7 @@ impl StepSize {
                     t0: f64::INFINITY,
                 }
             }
-            StepSize::Theory { multiplier } => {
+            StepSize::Theory { multiplier } | StepSize::NonConvex { multiplier, .. } => {
                 check("step_multiplier", multiplier)?;
                 StepSchedule {
                     gamma0: multiplier * theory_gamma,
@@ -64,6 +73,33 @@ impl StepSize {
             }
         })
     }
+}
+
+impl StepSize {
+    /// Which theory step the rule scales.
+    pub fn theory_kind(&self) -> TheoryStep {
+        match *self {
+            StepSize::NonConvex { horizon, .. } => TheoryStep::NonConvex { horizon },
+            _ => TheoryStep::StronglyConvex,
+        }
+    }
+
+    /// Whether resolving needs the theory step (and so L_f).
+    pub fn needs_theory(&self) -> bool {
+        !matches!(self, StepSize::Constant { .. })
+    }
+}
+
+/// The theory step a rule is built on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TheoryStep {
+    /// `1/(L_f L_S^max)` (Algorithm 2: `1/max_i L_{f_i} L_{S_i}^max`).
+    StronglyConvex,
+    /// `1/(L_f √(L_D L_S^max T))` (Algorithm 2: `1/√(D_max T)`).
+    NonConvex {
+        /// The horizon T.
+        horizon: u64,
+    },
 }
 
 /// A resolved schedule `γ_t = γ_0 / (1 + t/t0)` (constant when t0 = ∞).

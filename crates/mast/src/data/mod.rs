@@ -1,9 +1,11 @@
-//! Data: LIBSVM loading, dense and sparse matrices, synthetic generators, splits.
+//! Data: LIBSVM loading, dense and sparse matrices, synthetic generators, splits,
+//! and sharding among the nodes of a distributed run.
 
 mod csr;
 mod dataset;
 mod dense;
 pub mod libsvm;
+mod shard;
 pub mod split;
 pub mod synthetic;
 
@@ -11,3 +13,4 @@ pub use csr::{Csc, CsrMatrix};
 pub use dataset::{Dataset, Design, LabelMap};
 pub use dense::DenseMatrix;
 pub use libsvm::{load_libsvm_pair, LibsvmFile, LibsvmPair};
+pub use shard::Sharding;

@@ -9,12 +9,14 @@
 //! `Dropout(p)` takes the probability of dropping).
 
 mod bernoulli;
+mod dropconnect;
 mod identity;
 mod perm_k;
 mod rand_k;
 mod spec;
 
 pub use bernoulli::Bernoulli;
+pub use dropconnect::DropConnect;
 pub use identity::Identity;
 pub use perm_k::PermK;
 pub use rand_k::RandK;
@@ -153,6 +155,12 @@ pub trait Sketch: Send + Sync + std::fmt::Debug {
         self.expected_sts_diag()
             .into_iter()
             .fold(f64::INFINITY, f64::min)
+    }
+
+    /// Whether `E[S] = I` (true for every MAST sketch; false for the biased
+    /// [`DropConnect`] baseline, to which the theory does not apply).
+    fn is_unbiased(&self) -> bool {
+        true
     }
 }
 

@@ -1,7 +1,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::{Bernoulli, Identity, PermK, RandK, Sketch};
+use super::{Bernoulli, DropConnect, Identity, PermK, RandK, Sketch};
 use crate::error::{MastError, Result};
 
 /// A sketch named in a config or on the command line:
@@ -13,6 +13,7 @@ use crate::error::{MastError, Result};
 /// | `rand-k:0.3` or `rand-k:q=0.3` | keep a fraction q = K/d (a number with a `.`) |
 /// | `rand-k:12` or `rand-k:k=12` | keep exactly K = 12 coordinates (a whole number) |
 /// | `perm-k:4` | Perm-K over 4 nodes (for Algorithm 1: one node's block) |
+/// | `dropconnect:0.5` | the biased baseline: keep with probability 0.5, NO 1/p rescaling |
 ///
 /// ```
 /// use mast::sketch::SketchSpec;
@@ -34,6 +35,8 @@ pub enum SketchSpec {
     RandKFraction(f64),
     /// Perm-K over M nodes.
     PermK(usize),
+    /// Unscaled Bernoulli masks (biased baseline) with this keep probability.
+    DropConnect(f64),
 }
 
 impl SketchSpec {
@@ -45,6 +48,7 @@ impl SketchSpec {
             SketchSpec::RandKCount(k) => Box::new(RandK::new(d, k)?),
             SketchSpec::RandKFraction(q) => Box::new(RandK::with_fraction(d, q)?),
             SketchSpec::PermK(m) => Box::new(PermK::new(d, m)?),
+            SketchSpec::DropConnect(p) => Box::new(DropConnect::new(d, p)?),
         })
     }
 }
@@ -69,11 +73,19 @@ impl FromStr for SketchSpec {
                 None => Ok(SketchSpec::Identity),
                 Some(a) => Err(bad(format!("`identity` takes no parameter, got `{a}`"))),
             },
-            "bernoulli" | "dropout" => {
+            "bernoulli" | "dropconnect" | "drop-connect" => {
                 let a = arg.ok_or_else(missing)?;
                 let a = a.strip_prefix("p=").or(a.strip_prefix("keep_prob=")).unwrap_or(a);
-                Ok(SketchSpec::Bernoulli(num(a)?))
+                if kind == "bernoulli" {
+                    Ok(SketchSpec::Bernoulli(num(a)?))
+                } else {
+                    Ok(SketchSpec::DropConnect(num(a)?))
+                }
             }
+            "dropout" => Err(bad(format!(
+                "`{s}` is ambiguous: use `bernoulli:P` (keep probability P, rescaled by 1/P: the \
+                 unbiased MAST sketch) or `dropconnect:P` (keep probability P, unscaled: the biased baseline)"
+            ))),
             "rand-k" | "randk" | "rand_k" => {
                 let a = arg.ok_or_else(missing)?;
                 if let Some(q) = a.strip_prefix("q=") {
@@ -98,7 +110,7 @@ impl FromStr for SketchSpec {
                     .map_err(|_| bad(format!("node count `{a}` in `{s}` is not a whole number")))
             }
             _ => Err(bad(format!(
-                "unknown sketch `{s}`: use identity, bernoulli:P, rand-k:Q (fraction) or rand-k:k=K, perm-k:M"
+                "unknown sketch `{s}`: use identity, bernoulli:P, rand-k:Q (fraction) or rand-k:k=K, perm-k:M, dropconnect:P"
             ))),
         }
     }
@@ -112,6 +124,7 @@ impl fmt::Display for SketchSpec {
             SketchSpec::RandKCount(k) => write!(f, "rand-k:k={k}"),
             SketchSpec::RandKFraction(q) => write!(f, "rand-k:q={q}"),
             SketchSpec::PermK(m) => write!(f, "perm-k:{m}"),
+            SketchSpec::DropConnect(p) => write!(f, "dropconnect:{p}"),
         }
     }
 }
