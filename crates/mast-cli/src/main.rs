@@ -5,6 +5,7 @@
 
 mod erm;
 mod progress;
+mod theory;
 mod train;
 
 use std::process::ExitCode;
@@ -21,8 +22,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Train with Algorithm 1 (double sketched (S)GD) or plain (S)GD, from a TOML config and/or flags.
+    /// Train with Algorithm 1, 2 or 3, or a baseline, from a TOML config and/or flags.
     Train(Box<train::TrainArgs>),
+    /// Print the theory of a configured run (constants, step rules, rates, bounds) without running it.
+    Theory(Box<theory::TheoryArgs>),
     /// Solve the ERM problem exactly (Newton; L-BFGS for large d) and report f*, ‖∇f‖ and accuracies.
     Erm(erm::ErmArgs),
 }
@@ -31,6 +34,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(args) => train::run(*args),
+        Command::Theory(args) => theory::run(*args),
         Command::Erm(args) => erm::run(args),
     };
     match result {

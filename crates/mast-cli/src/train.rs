@@ -40,13 +40,29 @@ pub struct TrainArgs {
     /// ℓ2 regularisation λ: a number or 1/n.
     #[arg(long)]
     lambda: Option<String>,
-    /// Sketch: identity, bernoulli:KEEP_PROB, rand-k:Q (fraction), rand-k:k=K, perm-k:M.
+    /// Sketch: identity, bernoulli:KEEP_PROB, rand-k:Q (fraction), rand-k:k=K, perm-k:M,
+    /// or dropconnect:KEEP_PROB (the biased, unscaled Dropout baseline).
     /// Note: bernoulli takes the probability of KEEPING a coordinate.
     #[arg(long)]
     sketch: Option<String>,
-    /// Method: dsgd (Algorithm 1) or gd (plain (S)GD on f).
+    /// Method: dsgd (Algorithm 1), distributed (Algorithm 2), lsvrdsg (Algorithm 3), gd (plain (S)GD on f).
     #[arg(long)]
     method: Option<String>,
+    /// Algorithm 2: number of nodes M.
+    #[arg(long)]
+    nodes: Option<usize>,
+    /// Algorithm 2: sharding of the samples among nodes: iid, by-label, dirichlet:ALPHA.
+    #[arg(long)]
+    sharding: Option<String>,
+    /// Algorithm 3: number N of fixed sketches.
+    #[arg(long)]
+    n_sketches: Option<usize>,
+    /// Algorithm 3: sketches b in the reference minibatch (default N).
+    #[arg(long)]
+    ref_batch: Option<usize>,
+    /// Algorithm 3: probability ρ of refreshing the reference point (default 1/N).
+    #[arg(long)]
+    rho: Option<f64>,
     /// Variant: exact (I, full-data gradient) or minibatch (II).
     #[arg(long)]
     variant: Option<String>,
@@ -59,7 +75,7 @@ pub struct TrainArgs {
     /// Number of epochs (instead of steps).
     #[arg(long)]
     epochs: Option<f64>,
-    /// Step size: theory, decreasing, or a number.
+    /// Step size: theory (strongly convex), nonconvex (for the run's horizon), decreasing, or a number.
     #[arg(long)]
     step_size: Option<String>,
     /// Multiplier of the theory step size.
@@ -92,7 +108,7 @@ fn absolute(p: PathBuf) -> Result<PathBuf> {
     std::path::absolute(&p).with_context(|| format!("cannot resolve path {}", p.display()))
 }
 
-fn build_config(a: &TrainArgs) -> Result<(TrainConfig, FolderMode)> {
+pub(crate) fn build_config(a: &TrainArgs) -> Result<(TrainConfig, FolderMode)> {
     let (mut cfg, mode) = if let Some(dir) = &a.resume {
         let path = dir.join("config.toml");
         (TrainConfig::load(&path)?, FolderMode::Resume)
@@ -125,6 +141,7 @@ fn build_config(a: &TrainArgs) -> Result<(TrainConfig, FolderMode)> {
             },
             objective: Default::default(),
             algorithm: Default::default(),
+            distributed: Default::default(),
             output: Default::default(),
         };
         (cfg, mode)
@@ -152,6 +169,21 @@ fn build_config(a: &TrainArgs) -> Result<(TrainConfig, FolderMode)> {
     }
     if let Some(v) = &a.method {
         cfg.algorithm.method = v.clone();
+    }
+    if let Some(v) = a.nodes {
+        cfg.distributed.nodes = v;
+    }
+    if let Some(v) = &a.sharding {
+        cfg.distributed.sharding = v.parse()?;
+    }
+    if let Some(v) = a.n_sketches {
+        cfg.algorithm.n_sketches = Some(v);
+    }
+    if let Some(v) = a.ref_batch {
+        cfg.algorithm.ref_batch = Some(v);
+    }
+    if let Some(v) = a.rho {
+        cfg.algorithm.rho = Some(v);
     }
     if let Some(v) = &a.variant {
         cfg.algorithm.variant = v.clone();
@@ -250,5 +282,18 @@ pub fn run(args: TrainArgs) -> Result<()> {
         "theory         L_f = {:.4e}, L_S^max = {:.4}, γ_theory = {:.4e}, γ used = {:.4e}",
         s.theory.l_f, s.theory.l_s_max, s.theory.theory_gamma, s.theory.gamma
     );
+    if let Some(r) = &s.observed_rate {
+        println!(
+            "rate           ‖x − {}‖² contracts by {:.8} per step (theory: {:.8}), final {:.3e}",
+            r.reference, r.contraction, r.predicted_contraction, r.final_dist_sq
+        );
+    }
+    if let Some(t) = &s.traffic {
+        println!(
+            "traffic        {:.1} model floats per round to the nodes, {:.0} bytes per round",
+            t.floats_down_per_round(),
+            t.bytes_per_round()
+        );
+    }
     Ok(())
 }

@@ -32,6 +32,7 @@ fn config(out: PathBuf, sketch: &str, variant: &str, steps: u64, threads: usize)
         },
         objective: Default::default(),
         algorithm: Default::default(),
+        distributed: Default::default(),
         output: Default::default(),
     };
     cfg.algorithm.variant = variant.into();

@@ -324,4 +324,8 @@ impl<O: Objective + ?Sized> Solver<O> for DistributedDsgd {
         self.rngs = s.rngs;
         self.engine.restore_state(&s.engine)
     }
+
+    fn traffic(&self) -> Option<Traffic> {
+        Some(self.engine.traffic())
+    }
 }

@@ -125,4 +125,9 @@ pub trait Solver<O: Objective + ?Sized> {
 
     /// Restores what [`Solver::save_state`] saved.
     fn restore_state(&mut self, saved: &serde_json::Value) -> Result<()>;
+
+    /// Communication so far, for distributed solvers (None for the others).
+    fn traffic(&self) -> Option<crate::engine::Traffic> {
+        None
+    }
 }

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::algorithm::{StepSize, Variant};
+use crate::data::Sharding;
 use crate::error::{MastError, Result};
 use crate::rng::DEFAULT_SEED;
 use crate::sketch::SketchSpec;
@@ -129,7 +130,9 @@ pub enum StepSetting {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AlgorithmConfig {
-    /// `dsgd` (Algorithm 1) or `gd` (plain (S)GD on f, the ERM baseline).
+    /// `dsgd` (Algorithm 1), `distributed` (Algorithm 2, see `[distributed]`),
+    /// `lsvrdsg` (Algorithm 3) or `gd` (plain (S)GD on f, the ERM baseline).
+    /// The Dropout baseline is `dsgd` with the sketch `dropconnect:P`.
     #[serde(default = "default_method")]
     pub method: String,
     /// `exact` (variant I, full data) or `minibatch` (variant II).
@@ -156,6 +159,15 @@ pub struct AlgorithmConfig {
     /// Evaluate every this many steps.
     #[serde(default = "default_eval_every")]
     pub eval_every: u64,
+    /// L-SVRDSG: the number N of fixed sketches (default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n_sketches: Option<usize>,
+    /// L-SVRDSG: sketches b in the reference minibatch (default N: exact).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ref_batch: Option<usize>,
+    /// L-SVRDSG: probability ρ of refreshing the reference point (default 1/N).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rho: Option<f64>,
 }
 
 fn default_method() -> String {
@@ -192,6 +204,49 @@ impl Default for AlgorithmConfig {
             step_multiplier: default_multiplier(),
             decay_t0: default_t0(),
             eval_every: default_eval_every(),
+            n_sketches: None,
+            ref_batch: None,
+            rho: None,
+        }
+    }
+}
+
+/// Algorithm 2: the nodes, their data and their sketches.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DistributedConfig {
+    /// Number of nodes M.
+    #[serde(default = "default_nodes")]
+    pub nodes: usize,
+    /// How the training samples are split among nodes.
+    #[serde(default = "default_sharding")]
+    pub sharding: Sharding,
+    /// One sketch per node (default: the top-level `sketch` for every node;
+    /// `perm-k:M` is one joint draw that partitions the coordinates).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_sketches: Option<Vec<SketchSpec>>,
+    /// `in-process` (threads; the default) or `mpi` (needs the `mpi` feature).
+    #[serde(default = "default_engine")]
+    pub engine: String,
+}
+
+fn default_nodes() -> usize {
+    4
+}
+fn default_sharding() -> Sharding {
+    Sharding::Iid
+}
+fn default_engine() -> String {
+    "in-process".into()
+}
+
+impl Default for DistributedConfig {
+    fn default() -> Self {
+        DistributedConfig {
+            nodes: default_nodes(),
+            sharding: default_sharding(),
+            node_sketches: None,
+            engine: default_engine(),
         }
     }
 }
@@ -255,6 +310,9 @@ pub struct TrainConfig {
     /// Algorithm.
     #[serde(default)]
     pub algorithm: AlgorithmConfig,
+    /// Algorithm 2's nodes (used when `algorithm.method = "distributed"`).
+    #[serde(default)]
+    pub distributed: DistributedConfig,
     /// Output.
     #[serde(default)]
     pub output: OutputConfig,
@@ -277,12 +335,23 @@ pub enum LossKind {
 }
 
 /// Which method.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Method {
     /// Algorithm 1.
     Dsgd,
     /// Plain (S)GD on f.
     Gd,
+    /// Algorithm 3 over N fixed sketches.
+    Lsvrdsg {
+        /// N.
+        n_sketches: usize,
+        /// b.
+        ref_batch: usize,
+        /// ρ.
+        rho: f64,
+    },
+    /// Algorithm 2 over the configured nodes.
+    Distributed,
 }
 
 /// A validated [`TrainConfig`]: enums resolved, ranges checked.
@@ -344,13 +413,84 @@ impl TrainConfig {
         let method = match self.algorithm.method.as_str() {
             "dsgd" | "mast" | "algorithm1" => Method::Dsgd,
             "gd" | "sgd" | "erm" => Method::Gd,
+            "lsvrdsg" | "l-svrdsg" | "algorithm3" => {
+                let n = self.algorithm.n_sketches.unwrap_or(100);
+                Method::Lsvrdsg {
+                    n_sketches: n,
+                    ref_batch: self.algorithm.ref_batch.unwrap_or(n),
+                    rho: self.algorithm.rho.unwrap_or(1.0 / n.max(1) as f64),
+                }
+            }
+            "distributed" | "algorithm2" => Method::Distributed,
             other => {
                 return Err(MastError::param(
                     "algorithm.method",
-                    format!("unknown method `{other}`: use dsgd or gd"),
+                    format!("unknown method `{other}`: use dsgd, distributed, lsvrdsg or gd"),
                 ))
             }
         };
+        if let Method::Lsvrdsg {
+            n_sketches,
+            ref_batch,
+            rho,
+        } = method
+        {
+            // The solver's own checks, before any data is loaded.
+            crate::algorithm::Lsvrdsg::new(
+                Box::new(crate::sketch::Identity::new(1)),
+                n_sketches,
+                ref_batch,
+                rho,
+                StepSize::Constant { gamma: 1.0 },
+                0,
+            )?;
+        }
+        if method == Method::Distributed {
+            let dc = &self.distributed;
+            if dc.nodes == 0 {
+                return Err(MastError::param("distributed.nodes", "must be at least 1"));
+            }
+            if let Some(specs) = &dc.node_sketches {
+                if specs.len() != dc.nodes {
+                    return Err(MastError::param(
+                        "distributed.node_sketches",
+                        format!("{} sketches for {} nodes", specs.len(), dc.nodes),
+                    ));
+                }
+                if specs.iter().any(|s| matches!(s, SketchSpec::PermK(_))) {
+                    return Err(MastError::param(
+                        "distributed.node_sketches",
+                        "perm-k is a joint draw: set the top-level `sketch = \"perm-k:M\"` instead",
+                    ));
+                }
+            }
+            if let SketchSpec::PermK(k) = self.sketch {
+                if k != dc.nodes && dc.node_sketches.is_none() {
+                    return Err(MastError::param(
+                        "sketch",
+                        format!(
+                            "perm-k:{k} needs {k} nodes, but distributed.nodes = {}",
+                            dc.nodes
+                        ),
+                    ));
+                }
+            }
+            match dc.engine.as_str() {
+                "in-process" => {}
+                "mpi" => {
+                    return Err(MastError::param(
+                        "distributed.engine",
+                        "the mpi engine runs under `mpirun ... mast train --engine mpi` (cargo feature `mpi`)",
+                    ))
+                }
+                other => {
+                    return Err(MastError::param(
+                        "distributed.engine",
+                        format!("unknown engine `{other}`: use in-process or mpi"),
+                    ))
+                }
+            }
+        }
         let variant = match self.algorithm.variant.as_str() {
             "exact" | "I" | "full" => Variant::Exact,
             "minibatch" | "II" | "stochastic" => {
@@ -370,6 +510,11 @@ impl TrainConfig {
         let step_size = match &self.algorithm.step_size {
             StepSetting::Value(g) => StepSize::Constant { gamma: *g },
             StepSetting::Rule(r) if r == "theory" => StepSize::Theory { multiplier: m },
+            StepSetting::Rule(r) if r == "nonconvex" || r == "non-convex" => StepSize::NonConvex {
+                multiplier: m,
+                // The horizon is filled in once the data fixes the step count.
+                horizon: 1,
+            },
             StepSetting::Rule(r) if r == "decreasing" => StepSize::Decreasing {
                 multiplier: m,
                 t0: self.algorithm.decay_t0,
@@ -379,7 +524,9 @@ impl TrainConfig {
                 Err(_) => {
                     return Err(MastError::param(
                         "algorithm.step_size",
-                        format!("`{r}` is not a number, \"theory\" or \"decreasing\""),
+                        format!(
+                            "`{r}` is not a number, \"theory\", \"nonconvex\" or \"decreasing\""
+                        ),
                     ))
                 }
             },

@@ -5,7 +5,7 @@ use std::path::Path;
 use crate::error::{MastError, Result};
 
 /// What an evaluation measures. Empty fields (None) are written as empty cells.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MetricsRow {
     /// Iterations done.
     pub step: u64,

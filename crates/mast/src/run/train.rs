@@ -10,13 +10,21 @@ use super::config::{CheckedTrain, LossKind, Method};
 use super::executor::{Checkpoint, Evaluator, Executor, RunOutcome};
 use super::io::{read_json, write_atomic, write_json};
 use super::observer::{MetricsCsv, Observer, RunStatus};
-use crate::algorithm::{DoubleSketchedSgd, GradientDescent, MastProblem, Solver, Variant};
+use super::rate::{fit_rate, ObservedRate};
+use crate::algorithm::erm::{solve_erm, ErmOptions};
+use crate::algorithm::{
+    DistributedDsgd, DoubleSketchedSgd, GradientDescent, Lsvrdsg, MastProblem, NodeSketches,
+    Solver, StepSize, Variant,
+};
 use crate::data::{load_libsvm_pair, split::holdout, Dataset};
+use crate::engine::{InProcess, Traffic};
 use crate::error::{MastError, Result};
-use crate::objective::{LeastSquares, LogisticRegression, Objective, Shift};
+use crate::linalg::{dot, SymMatrix};
+use crate::objective::{LeastSquares, LogisticRegression, Objective, Quadratic, Shift};
 use crate::rng::{stream, Stream};
-use crate::sketched::{estimate_fd, Estimate};
-use crate::theory::TheoryReport;
+use crate::sketch::{Sketch, SketchSpec};
+use crate::sketched::{estimate_fd, Estimate, QuadraticMast};
+use crate::theory::{sandwich_gap, DistributedTheory, TheoryReport};
 
 /// What to do with an existing run folder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +89,19 @@ pub struct Summary {
     pub fd_final: Estimate,
     /// Theory constants and predictions.
     pub theory: TheoryReport,
+    /// Algorithm 2: the nodes' constants and step rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distributed: Option<DistributedTheory>,
+    /// Algorithm 2: floats and bytes moved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic: Option<Traffic>,
+    /// The sandwich `f(x_T) ≤ f_D(x_T) ≤ f(x_T) + gap` at the final iterate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandwich: Option<Sandwich>,
+    /// The observed rate against a known reference point (None when no
+    /// reference is known: e.g. logistic loss with a non-identity sketch).
+    #[serde(default)]
+    pub observed_rate: Option<ObservedRate>,
     /// Wall time in seconds.
     #[serde(deserialize_with = "crate::run::io::f64_or_nan")]
     pub wall_time_s: f64,
@@ -91,6 +112,19 @@ pub struct Summary {
     pub threads: usize,
     /// mast version.
     pub mast_version: String,
+}
+
+/// The sandwich bound of MAST.md §3 evaluated at an iterate.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Sandwich {
+    /// `f(x)`.
+    pub f: f64,
+    /// The Monte-Carlo estimate of `f_D(x)` (see `fd_final` for its error).
+    pub fd_estimate: f64,
+    /// `f(x) + (L_f/2)(x − v)ᵀ(E[SᵀS] − I)(x − v)`.
+    pub upper: f64,
+    /// Whether `f ≤ f_D ≤ upper` holds within 3 standard errors of the estimate.
+    pub holds: bool,
 }
 
 /// What [`train`] returns.
@@ -151,33 +185,60 @@ fn prepare_folder(dir: &Path, mode: FolderMode) -> Result<Option<Checkpoint>> {
     }
 }
 
+/// The data of a configured run: training set, validation and test sets, λ.
+pub(crate) struct Loaded {
+    pub train: Arc<Dataset>,
+    pub val: Option<Dataset>,
+    pub test: Option<Dataset>,
+    pub lambda: f64,
+}
+
+impl Loaded {
+    pub(crate) fn load(checked: &CheckedTrain) -> Result<Self> {
+        let cfg = &checked.config;
+        let pair = load_libsvm_pair(&cfg.data.train, cfg.data.test.as_ref(), cfg.data.n_features)?;
+        let (train_set, val) = holdout(&pair.train, cfg.data.val_fraction, cfg.seed)?;
+        let lambda = cfg.objective.lambda.resolve(train_set.n_samples())?;
+        Ok(Loaded {
+            train: Arc::new(train_set),
+            val,
+            test: pair.test,
+            lambda,
+        })
+    }
+
+    pub(crate) fn sets(&self) -> Sets<'_> {
+        Sets {
+            train: &self.train,
+            val: self.val.as_ref(),
+            test: self.test.as_ref(),
+            lambda: self.lambda,
+        }
+    }
+}
+
 fn train_inner(
     checked: &CheckedTrain,
     observers: &mut [&mut dyn Observer],
     mode: FolderMode,
 ) -> Result<TrainReport> {
-    let cfg = &checked.config;
-    let pair = load_libsvm_pair(&cfg.data.train, cfg.data.test.as_ref(), cfg.data.n_features)?;
-    let (train_set, val_set) = holdout(&pair.train, cfg.data.val_fraction, cfg.seed)?;
-    let lambda = cfg.objective.lambda.resolve(train_set.n_samples())?;
-    let train_set = Arc::new(train_set);
-    let sets = Sets {
-        val: val_set.as_ref(),
-        test: pair.test.as_ref(),
-    };
+    let loaded = Loaded::load(checked)?;
+    let (sets, lambda) = (loaded.sets(), loaded.lambda);
     match checked.loss {
         LossKind::Logistic => run_job(
             checked,
-            &LogisticRegression::new(train_set, lambda)?,
-            lambda,
+            &LogisticRegression::new(loaded.train.clone(), lambda)?,
+            |d| LogisticRegression::new(d, lambda),
+            |_| Ok(None),
             sets,
             observers,
             mode,
         ),
         LossKind::LeastSquares => run_job(
             checked,
-            &LeastSquares::new(train_set, lambda)?,
-            lambda,
+            &LeastSquares::new(loaded.train.clone(), lambda)?,
+            |d| LeastSquares::new(d, lambda),
+            |d| Quadratic::from_least_squares(&LeastSquares::new(d, lambda)?).map(Some),
             sets,
             observers,
             mode,
@@ -186,15 +247,204 @@ fn train_inner(
 }
 
 #[derive(Clone, Copy)]
-struct Sets<'a> {
+pub(crate) struct Sets<'a> {
+    train: &'a Arc<Dataset>,
     val: Option<&'a Dataset>,
     test: Option<&'a Dataset>,
+    lambda: f64,
 }
 
-fn run_job<O: Objective>(
+/// The node sketches of a distributed run.
+pub(crate) fn node_sketches(checked: &CheckedTrain, d: usize) -> Result<NodeSketches> {
+    let dc = &checked.config.distributed;
+    match &dc.node_sketches {
+        Some(specs) => Ok(NodeSketches::Independent(
+            specs.iter().map(|s| s.build(d)).collect::<Result<_>>()?,
+        )),
+        None => NodeSketches::from_spec(&checked.config.sketch, d, dc.nodes),
+    }
+}
+
+/// Node i's marginal sketch.
+pub(crate) fn marginal(sketches: &NodeSketches, i: usize) -> Box<dyn Sketch> {
+    match sketches {
+        NodeSketches::Joint(p) => Box::new(p.node_marginal(i)),
+        NodeSketches::Independent(v) => {
+            let spec: Option<SketchSpec> = v[i].spec().parse().ok();
+            spec.and_then(|s| s.build(v[i].dim()).ok())
+                .unwrap_or_else(|| Box::new(crate::sketch::Identity::new(v[i].dim())))
+        }
+    }
+}
+
+/// The solver, and what is needed to know its exact limit point.
+pub(crate) struct Built<O: Objective> {
+    pub solver: Box<dyn Solver<O>>,
+    pub shards: Option<Vec<Vec<usize>>>,
+}
+
+pub(crate) fn build_solver<O: Objective + 'static>(
+    checked: &CheckedTrain,
+    step_size: StepSize,
+    sets: Sets<'_>,
+    make: &impl Fn(Arc<Dataset>) -> Result<O>,
+    d: usize,
+) -> Result<Built<O>> {
+    let cfg = &checked.config;
+    let (variant, seed) = (checked.variant, cfg.seed);
+    Ok(match checked.method {
+        Method::Dsgd => Built {
+            solver: Box::new(DoubleSketchedSgd::new(
+                cfg.sketch.build(d)?,
+                variant,
+                step_size,
+                seed,
+            )?),
+            shards: None,
+        },
+        Method::Gd => Built {
+            solver: Box::new(GradientDescent::new(variant, step_size, seed)),
+            shards: None,
+        },
+        Method::Lsvrdsg {
+            n_sketches,
+            ref_batch,
+            rho,
+        } => Built {
+            solver: Box::new(Lsvrdsg::new(
+                cfg.sketch.build(d)?,
+                n_sketches,
+                ref_batch,
+                rho,
+                step_size,
+                seed,
+            )?),
+            shards: None,
+        },
+        Method::Distributed => {
+            let dc = &cfg.distributed;
+            let shards = dc.sharding.split(sets.train, dc.nodes, seed)?;
+            let engine = InProcess::from_shards(
+                sets.train,
+                &shards,
+                |s| make(Arc::new(s)),
+                &vec![0.0; d],
+                variant,
+                seed,
+            )?;
+            Built {
+                solver: Box::new(DistributedDsgd::new(
+                    node_sketches(checked, d)?,
+                    Box::new(engine),
+                    step_size,
+                    seed,
+                )?),
+                shards: Some(shards),
+            }
+        }
+    })
+}
+
+/// A point the iterates provably converge to (or to a neighbourhood of), when it
+/// can be computed exactly, with a description.
+fn reference_point<O: Objective>(
     checked: &CheckedTrain,
     f: &O,
-    lambda: f64,
+    erm_x: Option<&[f64]>,
+    sets: Sets<'_>,
+    shards: Option<&[Vec<usize>]>,
+    quadratic: &impl Fn(Arc<Dataset>) -> Result<Option<Quadratic>>,
+) -> Result<Option<(Vec<f64>, String)>> {
+    let cfg = &checked.config;
+    let d = f.dim();
+    let v = vec![0.0; d];
+    let sketch = cfg.sketch.build(d)?;
+    let identity = cfg.sketch == SketchSpec::Identity;
+    if checked.method == Method::Gd || (identity && checked.method == Method::Dsgd) {
+        return Ok(erm_x.map(|x| (x.to_vec(), "x* (ERM optimum)".into())));
+    }
+    if !sketch.is_unbiased() {
+        return Ok(None);
+    }
+    let Some(q) = quadratic(sets.train.clone())? else {
+        return Ok(None);
+    };
+    Ok(Some(match checked.method {
+        Method::Dsgd => (
+            QuadraticMast::new(&q, sketch.as_ref(), v)?.minimizer()?,
+            "x_D* (exact, quadratic)".into(),
+        ),
+        Method::Lsvrdsg {
+            n_sketches,
+            ref_batch,
+            rho,
+        } => {
+            // The same N draws the run will use (same seed, same stream).
+            let mut alg = Lsvrdsg::new(
+                sketch,
+                n_sketches,
+                ref_batch,
+                rho,
+                StepSize::Constant { gamma: 1.0 },
+                cfg.seed,
+            )?;
+            Solver::<O>::init(&mut alg, &MastProblem::new(f, Shift::zero(d)))?;
+            (
+                QuadraticMast::from_draws(&q, alg.draws(), v)?.minimizer()?,
+                "x_D* over the N sketches (exact, quadratic)".into(),
+            )
+        }
+        Method::Distributed => {
+            let shards = shards.expect("distributed runs have shards");
+            let sketches = node_sketches(checked, d)?;
+            let mut quads = Vec::new();
+            for rows in shards {
+                let qi = quadratic(Arc::new(sets.train.select_rows(rows, "shard")))?
+                    .expect("least squares shards are quadratics");
+                quads.push(qi);
+            }
+            let masts = quads
+                .iter()
+                .enumerate()
+                .map(|(i, qi)| QuadraticMast::new(qi, marginal(&sketches, i).as_ref(), v.clone()))
+                .collect::<Result<Vec<_>>>()?;
+            let m = masts.len() as f64;
+            let grad = |x: &[f64]| {
+                let mut g = vec![0.0; d];
+                for qm in &masts {
+                    for (gj, t) in g.iter_mut().zip(qm.gradient(x)) {
+                        *gj += t / m;
+                    }
+                }
+                g
+            };
+            // The gradient is affine, g(x) = H x − c: recover H and c exactly.
+            let g0 = grad(&v);
+            let mut h = SymMatrix::zeros(d);
+            let mut e = vec![0.0; d];
+            for j in 0..d {
+                e[j] = 1.0;
+                let gj = grad(&e);
+                e[j] = 0.0;
+                for i in 0..d {
+                    h.data[i * d + j] = gj[i] - g0[i];
+                }
+            }
+            let c: Vec<f64> = g0.iter().map(|t| -t).collect();
+            (
+                h.solve_spd(&c)?,
+                "x_D* of the distributed problem (exact, quadratic)".into(),
+            )
+        }
+        Method::Gd => unreachable!("handled above"),
+    }))
+}
+
+fn run_job<O: Objective + 'static>(
+    checked: &CheckedTrain,
+    f: &O,
+    make: impl Fn(Arc<Dataset>) -> Result<O>,
+    quadratic: impl Fn(Arc<Dataset>) -> Result<Option<Quadratic>>,
     sets: Sets<'_>,
     observers: &mut [&mut dyn Observer],
     mode: FolderMode,
@@ -202,25 +452,47 @@ fn run_job<O: Objective>(
     let cfg = &checked.config;
     let d = f.dim();
     let n = f.num_samples();
-    let sketch = cfg.sketch.build(d)?;
     let steps = match (cfg.algorithm.steps, cfg.algorithm.epochs, checked.variant) {
         (Some(s), _, _) => s,
         (None, Some(e), Variant::Exact) => e.ceil() as u64,
         (None, Some(e), Variant::Minibatch(b)) => (e * n as f64 / b as f64).ceil() as u64,
         (None, None, _) => unreachable!("checked"),
     };
-    let mut solver: Box<dyn Solver<O>> = match checked.method {
-        Method::Dsgd => Box::new(DoubleSketchedSgd::new(
-            cfg.sketch.build(d)?,
-            checked.variant,
-            checked.step_size,
-            cfg.seed,
-        )?),
-        Method::Gd => Box::new(GradientDescent::new(
-            checked.variant,
-            checked.step_size,
-            cfg.seed,
-        )),
+    let step_size = match checked.step_size {
+        StepSize::NonConvex { multiplier, .. } => StepSize::NonConvex {
+            multiplier,
+            horizon: steps.max(1),
+        },
+        s => s,
+    };
+    // The sketch the theory report describes (node 0's marginal for Algorithm 2).
+    let Built { mut solver, shards } = build_solver(checked, step_size, sets, &make, d)?;
+    let sketch = match checked.method {
+        Method::Distributed => marginal(&node_sketches(checked, d)?, 0),
+        _ => cfg.sketch.build(d)?,
+    };
+    // The ERM optimum feeds the theory's bounds and GD's reference; a problem
+    // without a unique optimum (e.g. λ = 0 with rank-deficient data) just lacks them.
+    let erm = solve_erm(
+        f,
+        &ErmOptions {
+            tol: 1e-10,
+            ..ErmOptions::default()
+        },
+    )
+    .ok();
+    // A singular finite-sum problem (a coordinate no sketch keeps) has no unique
+    // limit point: then there is no reference, and no observed rate.
+    let reference = match reference_point(
+        checked,
+        f,
+        erm.as_ref().map(|e| e.x.as_slice()),
+        sets,
+        shards.as_deref(),
+        &quadratic,
+    ) {
+        Err(MastError::Numerical(_)) => None,
+        other => other?,
     };
     let dir = cfg.output.dir.clone();
     let resume = prepare_folder(&dir, mode)?;
@@ -238,7 +510,7 @@ fn run_job<O: Objective>(
         objective: f,
         validation: sets.val,
         test: sets.test,
-        reference: None,
+        reference: reference.as_ref().map(|r| r.0.as_slice()),
     };
     let interval = Duration::from_secs_f64(cfg.output.checkpoint_every_s.max(0.0));
     let mut csv = MetricsCsv::new(dir.join("metrics.csv"), interval);
@@ -280,12 +552,14 @@ fn run_job<O: Objective>(
         .last()
         .and_then(|r| r.gamma)
         .unwrap_or(f64::NAN);
-    let fd_final = if outcome.state.x.iter().all(|v| v.is_finite()) {
+    let x_final = &outcome.state.x;
+    let finite = x_final.iter().all(|v| v.is_finite());
+    let fd_final = if finite {
         estimate_fd(
             f,
             &problem.shift,
             sketch.as_ref(),
-            &outcome.state.x,
+            x_final,
             cfg.output.fd_samples.max(2),
             &mut stream(cfg.seed, Stream::Estimate),
         )
@@ -296,6 +570,52 @@ fn run_job<O: Objective>(
             samples: 0,
         }
     };
+    let mut theory = TheoryReport::new(f, sketch.as_ref(), gamma).with_horizon(steps);
+    if let Some(e) = &erm {
+        theory = theory.with_erm(e.loss, dot(&e.x, &e.x));
+    }
+    let sandwich = (finite && sketch.is_unbiased()).then(|| {
+        let fx = f.loss(x_final);
+        let upper = fx + sandwich_gap(theory.l_f, sketch.as_ref(), x_final, &problem.shift.v);
+        let tol = 3.0 * fd_final.std_err + 1e-12 * fx.abs().max(1.0);
+        Sandwich {
+            f: fx,
+            fd_estimate: fd_final.mean,
+            upper,
+            holds: fx <= fd_final.mean + tol && fd_final.mean <= upper + tol,
+        }
+    });
+    // The contraction the theory predicts applies to Algorithm 1 and GD at a constant step.
+    let predicted = match (checked.method, step_size) {
+        (Method::Dsgd | Method::Gd, StepSize::Constant { .. } | StepSize::Theory { .. }) => {
+            if checked.method == Method::Gd {
+                1.0 - gamma * theory.mu_f
+            } else {
+                theory.predicted_contraction
+            }
+        }
+        _ => f64::NAN,
+    };
+    let observed_rate = reference
+        .as_ref()
+        .and_then(|(_, label)| fit_rate(&outcome.rows, label, predicted));
+    let distributed = shards.as_ref().map(|s| {
+        let sketches = node_sketches(checked, d).ok();
+        let constants: Vec<(f64, f64, f64)> = s
+            .iter()
+            .enumerate()
+            .map(|(i, rows)| {
+                let l_f = make(Arc::new(sets.train.select_rows(rows, "shard")))
+                    .map(|fi| fi.smoothness())
+                    .unwrap_or(f64::NAN);
+                let (l_d, l_s) = sketches
+                    .as_ref()
+                    .map_or((f64::NAN, f64::NAN), |k| k.node_constants(i));
+                (l_f, l_d, l_s)
+            })
+            .collect();
+        DistributedTheory::new(&constants, s.iter().map(Vec::len).collect(), steps)
+    });
     let last = outcome
         .rows
         .last()
@@ -305,9 +625,12 @@ fn run_job<O: Objective>(
         name,
         status: outcome.status.clone(),
         solver: solver.name(),
-        sketch: sketch.spec(),
+        sketch: match checked.method {
+            Method::Distributed => node_sketches(checked, d)?.spec(),
+            _ => sketch.spec(),
+        },
         seed: cfg.seed,
-        lambda,
+        lambda: sets.lambda,
         n_train: n,
         n_val: sets.val.map_or(0, |v| v.n_samples()),
         n_test: sets.test.map_or(0, |v| v.n_samples()),
@@ -322,7 +645,11 @@ fn run_job<O: Objective>(
         },
         last,
         fd_final,
-        theory: TheoryReport::new(f, sketch.as_ref(), gamma),
+        theory,
+        distributed,
+        traffic: solver.traffic(),
+        sandwich,
+        observed_rate,
         wall_time_s: outcome.elapsed_s,
         seconds_per_step: outcome.elapsed_s / (outcome.state.step.max(1)) as f64,
         threads: rayon::current_num_threads(),
