@@ -209,3 +209,129 @@ fn the_example_config_parses_and_runs_briefly() {
     assert!(text.contains("rand-k"), "{text}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `mast theory` prints the table for a config without running or writing anything.
+#[test]
+fn theory_prints_constants_and_step_rules() {
+    let out = mast(&[
+        "theory",
+        "--train",
+        &shipped("a5a.gz"),
+        "--sketch",
+        "perm-k:4",
+        "--method",
+        "distributed",
+        "--nodes",
+        "4",
+        "--sharding",
+        "by-label",
+        "--steps",
+        "100",
+        "--out",
+        tmp("theory-never-written").to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "L_f",
+        "μ_D",
+        "L_S^max",
+        "κ_D",
+        "γ non-convex",
+        "D_max",
+        "contraction",
+    ] {
+        assert!(text.contains(needle), "missing {needle}:\n{text}");
+    }
+    assert!(!tmp("theory-never-written").exists());
+    let out = mast(&[
+        "theory",
+        "--train",
+        &shipped("a5a.gz"),
+        "--sketch",
+        "dropconnect:0.5",
+        "--steps",
+        "10",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["report"]["unbiased"], false);
+    let out = mast(&[
+        "theory",
+        "--train",
+        &shipped("a5a.gz"),
+        "--sketch",
+        "dropout:0.5",
+        "--steps",
+        "10",
+    ]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("ambiguous"), "{}", stderr(&out));
+}
+
+/// Algorithm 2 and the Dropout baseline run through `mast train` and report
+/// traffic and theory.
+#[test]
+fn train_runs_algorithm2_and_the_dropconnect_baseline() {
+    let dir = tmp("dist");
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = mast(&[
+        "train",
+        "--train",
+        &shipped("a5a.gz"),
+        "--method",
+        "distributed",
+        "--sketch",
+        "perm-k:4",
+        "--nodes",
+        "4",
+        "--variant",
+        "minibatch",
+        "--batch",
+        "16",
+        "--steps",
+        "200",
+        "--out",
+        dir.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("traffic") && stdout.contains("model floats per round"),
+        "{stdout}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["traffic"]["rounds"], 200);
+    assert_eq!(summary["distributed"]["nodes"], 4);
+    let config = std::fs::read_to_string(dir.join("config.toml")).unwrap();
+    assert!(
+        config.contains("[distributed]") && config.contains("nodes = 4"),
+        "{config}"
+    );
+
+    let dir2 = tmp("dropconnect");
+    let _ = std::fs::remove_dir_all(&dir2);
+    let out = mast(&[
+        "train",
+        "--train",
+        &shipped("a5a.gz"),
+        "--sketch",
+        "dropconnect:0.5",
+        "--steps",
+        "50",
+        "--out",
+        dir2.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir2.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["theory"]["unbiased"], false);
+    assert_eq!(summary["sketch"], "dropconnect:0.5");
+    for d in [dir, dir2] {
+        std::fs::remove_dir_all(d).unwrap();
+    }
+}
