@@ -186,6 +186,21 @@ pub fn format_sci(v: f64) -> String {
     format!("{mantissa}e{exp}")
 }
 
+/// Three significant digits: `0.345`, `12.3`, `1.2e-4` (cell and bar
+/// annotations).
+pub(crate) fn format_sig3(v: f64) -> String {
+    if v == 0.0 {
+        return "0".into();
+    }
+    let mag = v.abs().log10().floor() as i32;
+    if (-2..=3).contains(&mag) {
+        let decimals = (2 - mag).max(0) as usize;
+        format!("{v:.decimals$}")
+    } else {
+        format_sci(v)
+    }
+}
+
 /// Unicode superscript digits for an integer exponent.
 fn superscript(k: i64) -> String {
     const DIGITS: [char; 10] = ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹'];
@@ -199,22 +214,30 @@ fn superscript(k: i64) -> String {
     s
 }
 
-/// The label of a log-axis tick at `t = log10(value)`: `10⁻²`, or `2×10⁻²`.
+/// The label of a log-axis tick at `t = log10(value)`: `10⁻²` for powers
+/// of ten, plain decimals (`0.02`, `350`) for other values of moderate
+/// size, `2×10⁻⁵` otherwise.
 fn log_label(t: f64) -> String {
+    let v = 10f64.powf(t);
+    if (t - t.round()).abs() < 1e-9 {
+        return format!("10{}", superscript(t.round() as i64));
+    }
+    if (1e-3..1e5).contains(&v) {
+        // Four significant digits, trailing zeros trimmed.
+        let decimals = (3 - v.log10().floor() as i32).max(0) as usize;
+        let s = format!("{v:.decimals$}");
+        return if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s
+        };
+    }
     let k = t.floor();
     let m = 10f64.powf(t - k);
-    let (m, k) = if (m - 10.0).abs() < 1e-6 {
-        (1.0, k + 1.0)
+    if (m - m.round()).abs() < 1e-6 {
+        format!("{}×10{}", m.round() as i64, superscript(k as i64))
     } else {
-        (m, k)
-    };
-    let m_round = m.round();
-    if (m - 1.0).abs() < 1e-6 {
-        format!("10{}", superscript(k as i64))
-    } else if (m - m_round).abs() < 1e-6 {
-        format!("{}×10{}", m_round as i64, superscript(k as i64))
-    } else {
-        format_sci(10f64.powf(t))
+        format_sci(v)
     }
 }
 
@@ -245,6 +268,18 @@ fn log_ticks(lo: f64, hi: f64) -> (Vec<f64>, Vec<f64>) {
                 light.push(t);
             }
         }
+    }
+    if bold.len() < 2 {
+        // Less than a decade with no round value inside: linear ticks in
+        // data space, placed logarithmically.
+        let (a, b) = (10f64.powf(lo), 10f64.powf(hi));
+        let step = nice_step(b - a, 5.0);
+        bold = steps(a, b, step)
+            .into_iter()
+            .filter(|&v| v > 0.0)
+            .map(f64::log10)
+            .collect();
+        light.clear();
     }
     (bold, light)
 }
@@ -305,9 +340,22 @@ mod tests {
     fn log_labels() {
         assert_eq!(log_label(-2.0), "10⁻²");
         assert_eq!(log_label(3.0), "10³");
-        assert_eq!(log_label(2f64.log10()), "2×10⁰");
+        assert_eq!(log_label(2f64.log10()), "2");
+        assert_eq!(log_label(0.35f64.log10()), "0.35");
+        assert_eq!(log_label(2e-5f64.log10()), "2×10⁻⁵");
         assert_eq!(format_sci(0.0025), "2.5e-3");
         assert_eq!(format_sci(10000.0), "1e4");
+        assert_eq!(format_sig3(0.34567), "0.346");
+        assert_eq!(format_sig3(12.345), "12.3");
+        assert_eq!(format_sig3(0.00012), "1.2e-4");
+    }
+
+    #[test]
+    fn narrow_log_axis_still_has_ticks() {
+        let a = Axis::covering([0.33, 0.39], true, 0.0, "c").unwrap();
+        let (bold, _) = a.ticks();
+        assert!(bold.len() >= 2, "{bold:?}");
+        assert_eq!(a.label(bold[0]), "0.34");
     }
 
     #[test]

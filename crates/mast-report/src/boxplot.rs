@@ -194,6 +194,7 @@ impl Figure for BoxplotFigure {
                 grid: true,
             },
             24,
+            false,
         )?;
         let pa = chart.plotting_area();
         let (lo, hi) = (y_axis.lo, y_axis.hi);

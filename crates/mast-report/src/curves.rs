@@ -314,6 +314,7 @@ impl Figure for BandCurves {
                 grid: true,
             },
             28,
+            false,
         )?;
         let pa = chart.plotting_area();
         // Plot-space values clamped into the visible range (log clamps

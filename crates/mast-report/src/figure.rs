@@ -426,12 +426,32 @@ pub(crate) struct AxisSpec<'a> {
     pub grid: bool,
 }
 
+/// Width for the y tick labels plus the rotated description.
+pub(crate) fn y_label_area<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    y: &AxisSpec<'_>,
+) -> Result<i32> {
+    let tick = text(TICK_SIZE);
+    let mut widest = 0u32;
+    for t in &y.bold {
+        widest = widest.max(area.estimate_text_size(&(y.label)(t), &tick)?.0);
+    }
+    Ok(widest as i32
+        + 14
+        + if y.desc.is_empty() {
+            4
+        } else {
+            DESC_SIZE as i32 + 14
+        })
+}
+
 /// Builds the chart on `area` and draws its axes, ticks and grid.
 pub(crate) fn chart<'a, 'b, DB: DrawingBackend>(
     area: &'a DrawingArea<DB, Shift>,
     x: AxisSpec<'b>,
     y: AxisSpec<'b>,
     right_margin: i32,
+    y_on_right: bool,
 ) -> Result<ChartContext<'a, DB, Coords>> {
     // Room for the widest y tick label plus the rotated description.
     let tick = text(TICK_SIZE);
@@ -465,14 +485,19 @@ pub(crate) fn chart<'a, 'b, DB: DrawingBackend>(
         bold: y.bold.clone(),
         light: y.light.clone(),
     };
-    let mut chart = ChartBuilder::on(area)
+    let mut builder = ChartBuilder::on(area);
+    builder
         .margin_top(6)
         .margin_right(right_margin)
         .margin_left(6)
         .margin_bottom(6)
-        .x_label_area_size(x_area)
-        .y_label_area_size(y_area)
-        .build_cartesian_2d(xr, yr)?;
+        .x_label_area_size(x_area);
+    if y_on_right {
+        builder.right_y_label_area_size(y_area);
+    } else {
+        builder.y_label_area_size(y_area);
+    }
+    let mut chart = builder.build_cartesian_2d(xr, yr)?;
     let mut mesh = chart.configure_mesh();
     mesh.x_label_formatter(x.label)
         .y_label_formatter(y.label)

@@ -48,14 +48,14 @@ mod io;
 mod quantiles;
 
 pub use axis::format_sci;
-//pub use bars::BarChart;
+pub use bars::BarChart;
 pub use boxplot::BoxplotFigure;
 pub use curves::{Band, BandCurves};
 pub use error::{ReportError, Result};
 pub use figure::{series_color, Figure, RgbImage, DEFAULT_HEIGHT, DEFAULT_WIDTH, PALETTE};
 pub use font::{register_fonts, DEJAVU_SANS};
-//pub use heatmap::{fractional_index, Heatmap, OverlayStyle};
-//pub use html::{base64_encode, html_escape, markdown_table, HtmlReport};
+pub use heatmap::{fractional_index, Heatmap, OverlayStyle};
+pub use html::{base64_encode, html_escape, markdown_table, HtmlReport};
 pub use io::write_atomic;
 pub use quantiles::{mean_std, quantile, BoxStats, Quartiles};
 
