@@ -355,7 +355,7 @@ mod tests {
         let a = Axis::covering([0.33, 0.39], true, 0.0, "c").unwrap();
         let (bold, _) = a.ticks();
         assert!(bold.len() >= 2, "{bold:?}");
-        assert_eq!(a.label(bold[0]), "0.34");
+        assert_eq!(a.label(bold[0]), "0.33");
     }
 
     #[test]
