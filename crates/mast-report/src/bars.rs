@@ -247,9 +247,9 @@ impl Figure for BarChart {
                         let (tw, _) = root.estimate_text_size(&label, &style)?;
                         if tw as i32 <= slot_px + 4 {
                             let (vpos, dy) = if below {
-                                (VPos::Top, 4)
+                                (VPos::Top, 7)
                             } else {
-                                (VPos::Bottom, -4)
+                                (VPos::Bottom, -7)
                             };
                             let style = style.pos(Pos::new(HPos::Center, vpos));
                             root.draw(&Text::new(label, (px, py + dy), style))?;

@@ -101,12 +101,14 @@ pub trait Figure {
     /// drawn.
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>;
 
-    /// Renders into an in-memory RGB image.
+    /// Renders into an in-memory RGB image (text rasterised with the
+    /// embedded font, glyphs at their true positions).
     fn render_rgb(&self) -> Result<RgbImage> {
         let (width, height) = checked_size(self.size())?;
         let mut pixels = vec![255u8; 3 * width as usize * height as usize];
         {
-            let root = BitMapBackend::with_buffer(&mut pixels, (width, height)).into_drawing_area();
+            let backend = font::TextFix(BitMapBackend::with_buffer(&mut pixels, (width, height)));
+            let root = backend.into_drawing_area();
             self.draw(&root)?;
             root.present()?;
         }

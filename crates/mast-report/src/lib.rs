@@ -35,6 +35,8 @@
 //! assert_eq!(&png[..4], b"\x89PNG");
 //! ```
 
+#![deny(missing_docs)]
+
 mod axis;
 mod bars;
 mod boxplot;
