@@ -4,6 +4,7 @@
 //! method logic.
 
 mod erm;
+mod experiment;
 mod progress;
 mod theory;
 mod train;
@@ -26,6 +27,9 @@ enum Command {
     Train(Box<train::TrainArgs>),
     /// Print the theory of a configured run (constants, step rules, rates, bounds) without running it.
     Theory(Box<theory::TheoryArgs>),
+    /// Run an experiment: writes CSVs, figures (PNG, SVG) and an index.html into its folder.
+    #[command(subcommand)]
+    Experiment(experiment::Experiment),
     /// Solve the ERM problem exactly (Newton; L-BFGS for large d) and report f*, ‖∇f‖ and accuracies.
     Erm(erm::ErmArgs),
 }
@@ -36,6 +40,7 @@ fn main() -> ExitCode {
         Command::Train(args) => train::run(*args),
         Command::Theory(args) => theory::run(*args),
         Command::Erm(args) => erm::run(args),
+        Command::Experiment(e) => experiment::run(e),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

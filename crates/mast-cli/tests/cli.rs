@@ -335,3 +335,44 @@ fn train_runs_algorithm2_and_the_dropconnect_baseline() {
         std::fs::remove_dir_all(d).unwrap();
     }
 }
+
+/// `mast experiment prune` from flags writes prune.csv with the documented columns.
+#[test]
+fn experiment_prune_from_flags() {
+    let dir = tmp("prune");
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = mast(&[
+        "experiment",
+        "prune",
+        "--train",
+        &shipped("a5a.gz"),
+        "--test",
+        &shipped("a5a.t.gz"),
+        "--q",
+        "0.3,0.5",
+        "--masks",
+        "4",
+        "--steps",
+        "60",
+        "--out",
+        dir.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let csv = std::fs::read_to_string(dir.join("prune.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("q,method,mask,kept,test_accuracy"));
+    assert_eq!(lines.count(), 2 * 4 * 2);
+    assert!(dir.join("index.html").exists());
+    let out = mast(&[
+        "experiment",
+        "prune",
+        "--train",
+        &shipped("a5a.gz"),
+        "--q",
+        "0.3",
+    ]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--test"), "{}", stderr(&out));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
