@@ -313,8 +313,7 @@ impl<O: Objective + ?Sized> Solver<O> for DistributedDsgd {
     }
 
     fn restore_state(&mut self, saved: &serde_json::Value) -> Result<()> {
-        let s: Saved = serde_json::from_value(saved.clone())
-            .map_err(|e| MastError::param("checkpoint", format!("solver state: {e}")))?;
+        let s: Saved = crate::run::io::from_state(saved, "solver")?;
         if s.rngs.len() != self.rngs.len() {
             return Err(MastError::param(
                 "checkpoint",

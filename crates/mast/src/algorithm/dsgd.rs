@@ -180,8 +180,7 @@ impl<O: Objective + ?Sized> Solver<O> for DoubleSketchedSgd {
     }
 
     fn restore_state(&mut self, saved: &serde_json::Value) -> Result<()> {
-        let s: Saved = serde_json::from_value(saved.clone())
-            .map_err(|e| MastError::param("checkpoint", format!("solver state: {e}")))?;
+        let s: Saved = crate::run::io::from_state(saved, "solver")?;
         self.sketch_rng = s.sketch_rng;
         self.sampler = s.sampler;
         Ok(())

@@ -114,8 +114,7 @@ impl<O: Objective + ?Sized> Solver<O> for GradientDescent {
     }
 
     fn restore_state(&mut self, saved: &serde_json::Value) -> Result<()> {
-        self.sampler = serde_json::from_value(saved.clone())
-            .map_err(|e| MastError::param("checkpoint", format!("solver state: {e}")))?;
+        self.sampler = crate::run::io::from_state(saved, "solver")?;
         Ok(())
     }
 }

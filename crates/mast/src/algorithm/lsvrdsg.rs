@@ -250,8 +250,7 @@ impl<O: Objective + ?Sized> Solver<O> for Lsvrdsg {
     }
 
     fn restore_state(&mut self, saved: &serde_json::Value) -> Result<()> {
-        let s: Saved = serde_json::from_value(saved.clone())
-            .map_err(|e| MastError::param("checkpoint", format!("solver state: {e}")))?;
+        let s: Saved = crate::run::io::from_state(saved, "solver")?;
         (self.rng, self.w, self.h, self.pick) = (s.rng, s.w, s.h, s.pick);
         Ok(())
     }

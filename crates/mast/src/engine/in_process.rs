@@ -149,8 +149,7 @@ impl<O: Objective> Engine for InProcess<O> {
     }
 
     fn restore_state(&mut self, saved: &serde_json::Value) -> Result<()> {
-        let s: Saved = serde_json::from_value(saved.clone())
-            .map_err(|e| MastError::param("checkpoint", format!("engine state: {e}")))?;
+        let s: Saved = crate::run::io::from_state(saved, "engine")?;
         if s.samplers.len() != self.nodes.len() {
             return Err(MastError::param(
                 "checkpoint",

@@ -369,6 +369,30 @@ pub struct CheckedTrain {
     pub step_size: StepSize,
 }
 
+impl CheckedTrain {
+    /// The number of steps for `n` training samples (`steps`, or `epochs` converted).
+    pub fn steps(&self, n: usize) -> u64 {
+        let a = &self.config.algorithm;
+        match (a.steps, a.epochs, self.variant) {
+            (Some(s), _, _) => s,
+            (None, Some(e), Variant::Exact) => e.ceil() as u64,
+            (None, Some(e), Variant::Minibatch(b)) => (e * n as f64 / b as f64).ceil() as u64,
+            (None, None, _) => 1, // `check` requires one of them
+        }
+    }
+
+    /// The step rule with its horizon set to `steps` (for the non-convex rule).
+    pub fn step_size_for(&self, steps: u64) -> StepSize {
+        match self.step_size {
+            StepSize::NonConvex { multiplier, .. } => StepSize::NonConvex {
+                multiplier,
+                horizon: steps.max(1),
+            },
+            s => s,
+        }
+    }
+}
+
 impl TrainConfig {
     /// Reads a TOML config. Relative paths inside it are taken relative to the
     /// config file's folder.

@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use super::config::{CheckedTrain, LossKind, Method};
-use super::train::{build_solver, marginal, node_sketches, Loaded};
+use super::train::{build_solver, distributed_theory, marginal, node_sketches, Loaded};
 use crate::algorithm::erm::{solve_erm, ErmOptions};
-use crate::algorithm::{MastProblem, StepSize, Variant};
+use crate::algorithm::MastProblem;
 use crate::data::Dataset;
 use crate::error::Result;
 use crate::linalg::dot;
@@ -64,19 +64,8 @@ fn overview<O: Objective + 'static>(
 ) -> Result<TheoryOverview> {
     let cfg = &checked.config;
     let (d, n) = (f.dim(), f.num_samples());
-    let steps = match (cfg.algorithm.steps, cfg.algorithm.epochs, checked.variant) {
-        (Some(s), _, _) => s,
-        (None, Some(e), Variant::Exact) => e.ceil() as u64,
-        (None, Some(e), Variant::Minibatch(b)) => (e * n as f64 / b as f64).ceil() as u64,
-        (None, None, _) => 1,
-    };
-    let step_size = match checked.step_size {
-        StepSize::NonConvex { multiplier, .. } => StepSize::NonConvex {
-            multiplier,
-            horizon: steps.max(1),
-        },
-        s => s,
-    };
+    let steps = checked.steps(n);
+    let step_size = checked.step_size_for(steps);
     let built = build_solver(checked, step_size, loaded.sets(), &make, d)?;
     let problem = MastProblem::new(f, Shift::zero(d));
     let gamma = step_size
@@ -97,26 +86,11 @@ fn overview<O: Objective + 'static>(
     let report = TheoryReport::new(f, sketch.as_ref(), gamma)
         .with_horizon(steps)
         .with_erm(erm.loss, dot(&erm.x, &erm.x));
-    let distributed = match (&built.shards, checked.method) {
-        (Some(shards), Method::Distributed) => {
-            let ns = node_sketches(checked, d)?;
-            let constants = shards
-                .iter()
-                .enumerate()
-                .map(|(i, rows)| {
-                    let fi = make(Arc::new(loaded.train.select_rows(rows, "shard")))?;
-                    let (l_d, l_s) = ns.node_constants(i);
-                    Ok((fi.smoothness(), l_d, l_s))
-                })
-                .collect::<Result<Vec<_>>>()?;
-            Some(DistributedTheory::new(
-                &constants,
-                shards.iter().map(Vec::len).collect(),
-                steps,
-            ))
-        }
-        _ => None,
-    };
+    let distributed = built
+        .shards
+        .as_ref()
+        .map(|shards| distributed_theory(checked, shards, &loaded.train, &make, steps))
+        .transpose()?;
     Ok(TheoryOverview {
         problem: format!("{loss} (n = {n}, d = {d}, λ = {:.4e})", loaded.lambda),
         sketch: sketch_name,

@@ -14,7 +14,7 @@ use super::rate::{fit_rate, ObservedRate};
 use crate::algorithm::erm::{solve_erm, ErmOptions};
 use crate::algorithm::{
     DistributedDsgd, DoubleSketchedSgd, GradientDescent, Lsvrdsg, MastProblem, NodeSketches,
-    Solver, StepSize, Variant,
+    Solver, StepSize,
 };
 use crate::data::{load_libsvm_pair, split::holdout, Dataset};
 use crate::engine::{InProcess, Traffic};
@@ -277,6 +277,31 @@ pub(crate) fn marginal(sketches: &NodeSketches, i: usize) -> Box<dyn Sketch> {
     }
 }
 
+/// The theory of a distributed run: each shard's `L_{f_i}` with its node's sketch.
+pub(crate) fn distributed_theory<O: Objective>(
+    checked: &CheckedTrain,
+    shards: &[Vec<usize>],
+    train: &Dataset,
+    make: &impl Fn(Arc<Dataset>) -> Result<O>,
+    steps: u64,
+) -> Result<DistributedTheory> {
+    let sketches = node_sketches(checked, train.n_features())?;
+    let constants = shards
+        .iter()
+        .enumerate()
+        .map(|(i, rows)| {
+            let fi = make(Arc::new(train.select_rows(rows, "shard")))?;
+            let (l_d, l_s) = sketches.node_constants(i);
+            Ok((fi.smoothness(), l_d, l_s))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(DistributedTheory::new(
+        &constants,
+        shards.iter().map(Vec::len).collect(),
+        steps,
+    ))
+}
+
 /// The solver, and what is needed to know its exact limit point.
 pub(crate) struct Built<O: Objective> {
     pub solver: Box<dyn Solver<O>>,
@@ -452,19 +477,8 @@ fn run_job<O: Objective + 'static>(
     let cfg = &checked.config;
     let d = f.dim();
     let n = f.num_samples();
-    let steps = match (cfg.algorithm.steps, cfg.algorithm.epochs, checked.variant) {
-        (Some(s), _, _) => s,
-        (None, Some(e), Variant::Exact) => e.ceil() as u64,
-        (None, Some(e), Variant::Minibatch(b)) => (e * n as f64 / b as f64).ceil() as u64,
-        (None, None, _) => unreachable!("checked"),
-    };
-    let step_size = match checked.step_size {
-        StepSize::NonConvex { multiplier, .. } => StepSize::NonConvex {
-            multiplier,
-            horizon: steps.max(1),
-        },
-        s => s,
-    };
+    let steps = checked.steps(n);
+    let step_size = checked.step_size_for(steps);
     // The sketch the theory report describes (node 0's marginal for Algorithm 2).
     let Built { mut solver, shards } = build_solver(checked, step_size, sets, &make, d)?;
     let sketch = match checked.method {
@@ -599,23 +613,10 @@ fn run_job<O: Objective + 'static>(
     let observed_rate = reference
         .as_ref()
         .and_then(|(_, label)| fit_rate(&outcome.rows, label, predicted));
-    let distributed = shards.as_ref().map(|s| {
-        let sketches = node_sketches(checked, d).ok();
-        let constants: Vec<(f64, f64, f64)> = s
-            .iter()
-            .enumerate()
-            .map(|(i, rows)| {
-                let l_f = make(Arc::new(sets.train.select_rows(rows, "shard")))
-                    .map(|fi| fi.smoothness())
-                    .unwrap_or(f64::NAN);
-                let (l_d, l_s) = sketches
-                    .as_ref()
-                    .map_or((f64::NAN, f64::NAN), |k| k.node_constants(i));
-                (l_f, l_d, l_s)
-            })
-            .collect();
-        DistributedTheory::new(&constants, s.iter().map(Vec::len).collect(), steps)
-    });
+    let distributed = shards
+        .as_ref()
+        .map(|s| distributed_theory(checked, s, sets.train, &make, steps))
+        .transpose()?;
     let last = outcome
         .rows
         .last()
