@@ -190,6 +190,14 @@ impl TheoryOverview {
                     .collect::<Vec<_>>()
                     .join(", ")
             };
+            rows.insert(
+                3,
+                (
+                    "(Algorithm 2)".into(),
+                    "node 0".into(),
+                    "the rows up to the sandwich describe node 0's marginal sketch".into(),
+                ),
+            );
             rows.extend([
                 (
                     "nodes M".into(),
