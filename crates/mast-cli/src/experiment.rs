@@ -9,7 +9,10 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use mast_experiments::common::DataSettings;
+use mast_experiments::curves::{run_curves, CurvesConfig};
+use mast_experiments::grid::{run_grid, GridConfig};
 use mast_experiments::prune::{run_prune, PruneConfig, PruneSketch};
+use mast_experiments::reproduce::{prune_medians, reproduce_paper};
 use mast_experiments::Progress;
 
 /// The experiments.
@@ -17,6 +20,51 @@ use mast_experiments::Progress;
 pub enum Experiment {
     /// Pruning robustness (Figure 1): ERM vs MAST models under random masks, per sparsity level.
     Prune(PruneArgs),
+    /// Training curves over seeds: mean and band per method (see examples/curves-a5a.toml).
+    Curves(ConfigArgs),
+    /// Step size × sparsity heatmaps for Algorithms 1 and 2 (see examples/grid-a5a.toml).
+    Grid(ConfigArgs),
+}
+
+/// Flags of experiments that run from a config file.
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// TOML config.
+    #[arg(long, short)]
+    config: PathBuf,
+    /// Output folder (default: runs/<experiment>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// No progress display.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// What `mast reproduce` can reproduce.
+#[derive(Debug, Subcommand)]
+pub enum Reproduce {
+    /// The paper's a5a suite: pruning, curves over seeds, step size × sparsity grids.
+    Paper(PaperArgs),
+}
+
+/// Flags of `mast reproduce paper`.
+#[derive(Debug, Args)]
+pub struct PaperArgs {
+    /// Folder holding a5a.gz and a5a.t.gz.
+    #[arg(long, default_value = "data")]
+    data: PathBuf,
+    /// Output folder.
+    #[arg(long, default_value = "runs/paper")]
+    out: PathBuf,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// No progress display.
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 /// Flags of `mast experiment prune` (a config file, flags, or both: flags win).
@@ -199,9 +247,74 @@ fn prune(a: PruneArgs) -> Result<()> {
     Ok(())
 }
 
+fn curves(a: ConfigArgs) -> Result<()> {
+    let cfg = CurvesConfig::load(&a.config)?;
+    let out = absolute(&a.out.unwrap_or_else(|| PathBuf::from("runs/curves")))?;
+    let progress = ExpProgress::new(a.quiet);
+    let started = Instant::now();
+    let outcome = with_threads(a.threads, || run_curves(&cfg, &out, &progress))??;
+    println!("training curves: {}", out.display());
+    for row in &outcome.table {
+        println!("  {}", row.cells().join("  |  "));
+    }
+    println!(
+        "report: {}  ({:.1} s)",
+        outcome.index.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn grid(a: ConfigArgs) -> Result<()> {
+    let cfg = GridConfig::load(&a.config)?;
+    let out = absolute(&a.out.unwrap_or_else(|| PathBuf::from("runs/grid")))?;
+    let progress = ExpProgress::new(a.quiet);
+    let started = Instant::now();
+    let outcome = with_threads(a.threads, || run_grid(&cfg, &out, &progress))??;
+    println!("step size × sparsity: {}", out.display());
+    for t in &outcome.tables {
+        println!("  {}", t.label);
+        for r in t.cells() {
+            println!("    {}", r.join("  "));
+        }
+    }
+    println!(
+        "report: {}  ({:.1} s)",
+        outcome.index.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 /// Runs `mast experiment ...`.
 pub fn run(e: Experiment) -> Result<()> {
     match e {
         Experiment::Prune(a) => prune(a),
+        Experiment::Curves(a) => curves(a),
+        Experiment::Grid(a) => grid(a),
     }
+}
+
+/// Runs `mast reproduce ...`.
+pub fn reproduce(r: Reproduce) -> Result<()> {
+    let Reproduce::Paper(a) = r;
+    let out = absolute(&a.out)?;
+    let data = absolute(&a.data)?;
+    let progress = ExpProgress::new(a.quiet);
+    let started = Instant::now();
+    let outcome = with_threads(a.threads, || reproduce_paper(&data, &out, &progress))??;
+    println!("the paper's a5a suite: {}", out.display());
+    println!("{:>5}  {:>11}  {:>11}", "q", "median ERM", "median MAST");
+    for (q, e, m) in prune_medians(&outcome.prune) {
+        println!("{q:>5}  {e:>11.4}  {m:>11.4}");
+    }
+    for (part, s) in &outcome.timings {
+        println!("{part}: {s:.1} s");
+    }
+    println!(
+        "report: {}  (total {:.1} s)",
+        outcome.index.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }

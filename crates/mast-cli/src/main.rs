@@ -30,6 +30,9 @@ enum Command {
     /// Run an experiment: writes CSVs, figures (PNG, SVG) and an index.html into its folder.
     #[command(subcommand)]
     Experiment(experiment::Experiment),
+    /// Reproduce a published suite of experiments (`mast reproduce paper`).
+    #[command(subcommand)]
+    Reproduce(experiment::Reproduce),
     /// Solve the ERM problem exactly (Newton; L-BFGS for large d) and report f*, ‖∇f‖ and accuracies.
     Erm(erm::ErmArgs),
 }
@@ -41,6 +44,7 @@ fn main() -> ExitCode {
         Command::Theory(args) => theory::run(*args),
         Command::Erm(args) => erm::run(args),
         Command::Experiment(e) => experiment::run(e),
+        Command::Reproduce(r) => experiment::reproduce(r),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
