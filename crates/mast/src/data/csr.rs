@@ -95,6 +95,16 @@ impl CsrMatrix {
         (&self.indices[a..b], &self.values[a..b])
     }
 
+    /// Hints the CPU to bring row `i`'s indices and values into cache (a no-op
+    /// off x86-64). Issuing this for every row of a random minibatch before
+    /// reading them overlaps the cache misses.
+    #[inline]
+    pub fn prefetch_row(&self, i: usize) {
+        let (ix, vx) = self.row(i);
+        prefetch_slice(ix);
+        prefetch_slice(vx);
+    }
+
     /// The rows `rows` as a new matrix (same column count).
     pub fn select_rows(&self, rows: &[usize]) -> CsrMatrix {
         let mut indptr = Vec::with_capacity(rows.len() + 1);
@@ -157,4 +167,28 @@ impl Csc {
         let (a, b) = (self.indptr[j], self.indptr[j + 1]);
         (&self.indices[a..b], &self.values[a..b])
     }
+}
+
+/// Prefetches every 64-byte cache line of `s`.
+#[inline]
+fn prefetch_slice<T>(s: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let bytes = std::mem::size_of_val(s);
+        let p = s.as_ptr().cast::<i8>();
+        let mut off = 0;
+        while off < bytes {
+            // SAFETY: SSE is part of the x86-64 baseline, and a prefetch is only a
+            // hint: it reads nothing and never faults, whatever the address.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(off)) };
+            off += 64;
+        }
+        if bytes > 0 {
+            // SAFETY: as above (the slice's last byte, whose line may be one more).
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(bytes - 1)) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = s;
 }

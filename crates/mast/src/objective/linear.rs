@@ -24,6 +24,12 @@ pub trait MarginLoss: Copy + Send + Sync + std::fmt::Debug + 'static {
     fn derivative(m: f64, b: f64) -> f64;
     /// `∂²ℓ/∂m²`.
     fn second_derivative(m: f64, b: f64) -> f64;
+    /// `(ℓ(m, b), ∂ℓ/∂m)` together, bit-for-bit equal to the two calls (losses
+    /// whose value and derivative share work override it).
+    #[inline]
+    fn value_derivative(m: f64, b: f64) -> (f64, f64) {
+        (Self::value(m, b), Self::derivative(m, b))
+    }
 }
 
 /// Logistic loss `log(1 + exp(−b m))`, computed without overflow.
@@ -71,6 +77,21 @@ impl MarginLoss for Logistic {
     fn second_derivative(m: f64, b: f64) -> f64 {
         let s = sigmoid(-b * m);
         b * b * s * (1.0 - s)
+    }
+    #[inline]
+    fn value_derivative(m: f64, b: f64) -> (f64, f64) {
+        // One exp for both: with t = −b m and e = exp(−|t|), softplus(t) =
+        // max(t, 0) + ln(1 + e) and sigmoid(t) = 1/(1 + e) or e/(1 + e), the same
+        // operations (so the same bits) as `softplus` and `sigmoid`.
+        let t = -b * m;
+        let e = (-t.abs()).exp();
+        let value = if t > 0.0 { t + e.ln_1p() } else { e.ln_1p() };
+        let sig = if t >= 0.0 {
+            1.0 / (1.0 + e)
+        } else {
+            e / (1.0 + e)
+        };
+        (value, -b * sig)
     }
 }
 
@@ -167,9 +188,9 @@ impl<L: MarginLoss> LinearModel<L> {
         let work = |c: usize, mc: &[f64], rc: &mut [f64]| -> f64 {
             let mut s = 0.0;
             for (t, (mi, ri)) in mc.iter().zip(rc.iter_mut()).enumerate() {
-                let b = labels[c * CHUNK + t];
-                s += L::value(*mi, b);
-                *ri = L::derivative(*mi, b) / count;
+                let (value, deriv) = L::value_derivative(*mi, labels[c * CHUNK + t]);
+                s += value;
+                *ri = deriv / count;
             }
             s
         };
@@ -258,8 +279,9 @@ impl<L: MarginLoss> Objective for LinearModel<L> {
                 let mut s = 0.0;
                 for &i in batch {
                     let m = design.row_dot(i, x);
-                    s += L::value(m, labels[i]);
-                    let ri = L::derivative(m, labels[i]) / nb;
+                    let (value, deriv) = L::value_derivative(m, labels[i]);
+                    s += value;
+                    let ri = deriv / nb;
                     match design {
                         Design::Dense(d) => axpy(ri, d.row(i), grad),
                         Design::Sparse(sp) => {
@@ -460,19 +482,26 @@ impl<L: MarginLoss> Objective for LinearModel<L> {
                             for (&j, &uk) in idx.iter().zip(u) {
                                 mi += row[j] * uk;
                             }
-                            loss_sum += L::value(mi, labels[i]);
-                            let ri = L::derivative(mi, labels[i]) / nb;
+                            let (value, deriv) = L::value_derivative(mi, labels[i]);
+                            loss_sum += value;
+                            let ri = deriv / nb;
                             for (o, &j) in out.iter_mut().zip(idx) {
                                 *o += ri * row[j];
                             }
                         }
                     }
                     Design::Sparse(sp) => {
-                        // w holds u on Ω and y marks Ω (both zero elsewhere), so a row's
-                        // nonzeros outside Ω cost one read and no write.
+                        // w holds u on Ω and y marks Ω with 1 (both zero elsewhere), so
+                        // a row's nonzeros outside Ω add zeros and need no test.
                         for (&j, &uk) in idx.iter().zip(u) {
                             ws.w[j] = uk;
                             ws.y[j] = 1.0;
+                        }
+                        // The batch's rows lie at random places in memory: ask for all
+                        // their cache lines first, so that the misses overlap instead of
+                        // stalling the dependent loop below one row at a time.
+                        for &i in batch {
+                            sp.prefetch_row(i);
                         }
                         for &i in batch {
                             let (ix, vx) = sp.row(i);
@@ -480,13 +509,19 @@ impl<L: MarginLoss> Objective for LinearModel<L> {
                             for (&j, &a) in ix.iter().zip(vx) {
                                 mi += a * ws.w[j as usize];
                             }
-                            loss_sum += L::value(mi, labels[i]);
-                            let ri = L::derivative(mi, labels[i]) / nb;
+                            let (value, deriv) = L::value_derivative(mi, labels[i]);
+                            loss_sum += value;
+                            let ri = deriv / nb;
+                            // Branch-free: y is 1 on Ω and 0 elsewhere, so g gains
+                            // exactly r_i a_ij on Ω and stays 0 off it (a branch on Ω
+                            // would be mispredicted for about half the nonzeros).
                             for (&j, &a) in ix.iter().zip(vx) {
-                                if ws.y[j as usize] != 0.0 {
-                                    ws.g[j as usize] += ri * a;
-                                }
+                                ws.g[j as usize] += ri * a * ws.y[j as usize];
                             }
+                        }
+                        if !loss_sum.is_finite() {
+                            // 0·∞ may have left NaN off Ω: restore the invariant.
+                            ws.g.iter_mut().for_each(|t| *t = 0.0);
                         }
                         // Read the gradient on Ω and restore the all-zero invariants.
                         for (o, &j) in out.iter_mut().zip(idx) {

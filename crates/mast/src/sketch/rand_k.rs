@@ -77,14 +77,17 @@ impl RandK {
             out.indices.push(pick);
         }
         if k * 8 >= d {
-            // Dense enough: a scan of the marks is cheaper than sorting.
-            out.indices.clear();
+            // Dense enough: a scan of the marks is cheaper than sorting. Branch-free
+            // compaction (a mark is kept about K/d of the time: a branch on it
+            // would be mispredicted often).
+            out.indices.resize(d, 0);
+            let mut count = 0;
             for (j, m) in out.marks.iter_mut().enumerate() {
-                if *m {
-                    out.indices.push(j);
-                    *m = false;
-                }
+                out.indices[count] = j;
+                count += usize::from(*m);
+                *m = false;
             }
+            out.indices.truncate(count);
         } else {
             out.indices.sort_unstable();
             for &j in &out.indices {
