@@ -21,6 +21,8 @@ pub struct CsrMatrix {
     indptr: Vec<usize>,
     indices: Vec<u32>,
     values: Vec<f64>,
+    /// Whether every stored value is 1 (one-hot / indicator features).
+    binary: bool,
     csc: OnceLock<Csc>,
 }
 
@@ -32,6 +34,7 @@ impl Clone for CsrMatrix {
             indptr: self.indptr.clone(),
             indices: self.indices.clone(),
             values: self.values.clone(),
+            binary: self.binary,
             csc: OnceLock::new(),
         }
     }
@@ -63,14 +66,22 @@ impl CsrMatrix {
             indices.iter().all(|&j| (j as usize) < n_cols),
             "column index out of range"
         );
+        let binary = values.iter().all(|&v| v == 1.0);
         CsrMatrix {
             n_rows,
             n_cols,
             indptr,
             indices,
             values,
+            binary,
             csc: OnceLock::new(),
         }
+    }
+
+    /// Whether every stored value is exactly 1 (indicator features, as in the
+    /// LIBSVM a*a sets): oracles may then skip reading the values.
+    pub fn is_binary(&self) -> bool {
+        self.binary
     }
 
     /// Number of rows.
@@ -101,8 +112,10 @@ impl CsrMatrix {
     #[inline]
     pub fn prefetch_row(&self, i: usize) {
         let (ix, vx) = self.row(i);
-        prefetch_slice(ix);
-        prefetch_slice(vx);
+        crate::linalg::prefetch(ix);
+        if !self.binary {
+            crate::linalg::prefetch(vx);
+        }
     }
 
     /// The rows `rows` as a new matrix (same column count).
@@ -167,28 +180,4 @@ impl Csc {
         let (a, b) = (self.indptr[j], self.indptr[j + 1]);
         (&self.indices[a..b], &self.values[a..b])
     }
-}
-
-/// Prefetches every 64-byte cache line of `s`.
-#[inline]
-fn prefetch_slice<T>(s: &[T]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let bytes = std::mem::size_of_val(s);
-        let p = s.as_ptr().cast::<i8>();
-        let mut off = 0;
-        while off < bytes {
-            // SAFETY: SSE is part of the x86-64 baseline, and a prefetch is only a
-            // hint: it reads nothing and never faults, whatever the address.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(off)) };
-            off += 64;
-        }
-        if bytes > 0 {
-            // SAFETY: as above (the slice's last byte, whose line may be one more).
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(bytes - 1)) };
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = s;
 }

@@ -30,6 +30,52 @@ pub trait MarginLoss: Copy + Send + Sync + std::fmt::Debug + 'static {
     fn value_derivative(m: f64, b: f64) -> (f64, f64) {
         (Self::value(m, b), Self::derivative(m, b))
     }
+    /// `(∂ℓ/∂m, lin, fac)` with `ℓ(m, b) = lin + ln(fac)` and `1 ≤ fac ≤ 2`, so
+    /// that a sum of losses takes one logarithm of a product instead of one per
+    /// sample (see [`LossSum`]). The derivative is bit-for-bit
+    /// [`MarginLoss::derivative`]. The default: `(∂ℓ/∂m, ℓ, 1)`.
+    #[inline]
+    fn derivative_log_split(m: f64, b: f64) -> (f64, f64, f64) {
+        (Self::derivative(m, b), Self::value(m, b), 1.0)
+    }
+}
+
+/// A sum of losses given as [`MarginLoss::derivative_log_split`] parts: the
+/// linear parts add up and the factors multiply, with one logarithm per few
+/// hundred samples.
+#[derive(Debug, Clone, Copy)]
+pub struct LossSum {
+    lin: f64,
+    prod: f64,
+}
+
+impl Default for LossSum {
+    fn default() -> Self {
+        LossSum {
+            lin: 0.0,
+            prod: 1.0,
+        }
+    }
+}
+
+impl LossSum {
+    /// Adds `lin + ln(fac)`.
+    #[inline]
+    pub fn add(&mut self, lin: f64, fac: f64) {
+        self.lin += lin;
+        self.prod *= fac;
+        // Factors are at most 2: fold the product long before it could overflow.
+        if self.prod > 1e250 {
+            self.lin += self.prod.ln();
+            self.prod = 1.0;
+        }
+    }
+
+    /// The sum.
+    #[inline]
+    pub fn total(&self) -> f64 {
+        self.lin + self.prod.ln()
+    }
 }
 
 /// Logistic loss `log(1 + exp(−b m))`, computed without overflow.
@@ -92,6 +138,16 @@ impl MarginLoss for Logistic {
             e / (1.0 + e)
         };
         (value, -b * sig)
+    }
+    #[inline]
+    fn derivative_log_split(m: f64, b: f64) -> (f64, f64, f64) {
+        // log(1 + e^t) = max(t, 0) + ln(1 + e) with e = exp(−|t|) ≤ 1; the
+        // derivative as in `value_derivative`.
+        let t = -b * m;
+        let e = (-t.abs()).exp();
+        let fac = 1.0 + e;
+        let sig = if t >= 0.0 { 1.0 / fac } else { e / fac };
+        (-b * sig, t.max(0.0), fac)
     }
 }
 
@@ -372,6 +428,12 @@ impl<L: MarginLoss> Objective for LinearModel<L> {
         Some(h)
     }
 
+    fn prefetch_rows(&self, rows: &[usize]) {
+        for &i in rows {
+            self.data.features.prefetch_row(i);
+        }
+    }
+
     fn shift_cache(&self, v: &[f64]) -> Vec<f64> {
         let mut av = vec![0.0; self.num_samples()];
         self.margins(v, &mut av);
@@ -473,7 +535,7 @@ impl<L: MarginLoss> Objective for LinearModel<L> {
                 let nb = batch.len() as f64;
                 let out = &mut out[..k_len];
                 out.iter_mut().for_each(|o| *o = 0.0);
-                let mut loss_sum = 0.0;
+                let mut loss_sum = LossSum::default();
                 match design {
                     Design::Dense(dm) => {
                         for &i in batch {
@@ -482,8 +544,8 @@ impl<L: MarginLoss> Objective for LinearModel<L> {
                             for (&j, &uk) in idx.iter().zip(u) {
                                 mi += row[j] * uk;
                             }
-                            let (value, deriv) = L::value_derivative(mi, labels[i]);
-                            loss_sum += value;
+                            let (deriv, lin, fac) = L::derivative_log_split(mi, labels[i]);
+                            loss_sum.add(lin, fac);
                             let ri = deriv / nb;
                             for (o, &j) in out.iter_mut().zip(idx) {
                                 *o += ri * row[j];
@@ -492,43 +554,58 @@ impl<L: MarginLoss> Objective for LinearModel<L> {
                     }
                     Design::Sparse(sp) => {
                         // w holds u on Ω and y marks Ω with 1 (both zero elsewhere), so
-                        // a row's nonzeros outside Ω add zeros and need no test.
+                        // a row's nonzeros outside Ω add zeros and need no test. Local
+                        // slices keep the buffers' addresses in registers in the loops.
+                        let d = self.dim();
+                        let (w, y, g) = (&mut ws.w[..d], &mut ws.y[..d], &mut ws.g[..d]);
                         for (&j, &uk) in idx.iter().zip(u) {
-                            ws.w[j] = uk;
-                            ws.y[j] = 1.0;
+                            w[j] = uk;
+                            y[j] = 1.0;
                         }
-                        // The batch's rows lie at random places in memory: ask for all
-                        // their cache lines first, so that the misses overlap instead of
-                        // stalling the dependent loop below one row at a time.
-                        for &i in batch {
-                            sp.prefetch_row(i);
-                        }
+                        let binary = sp.is_binary();
                         for &i in batch {
                             let (ix, vx) = sp.row(i);
+                            let vx = &vx[..ix.len()];
                             let mut mi = if av.is_empty() { 0.0 } else { av[i] };
-                            for (&j, &a) in ix.iter().zip(vx) {
-                                mi += a * ws.w[j as usize];
+                            // With indicator features (every a_ij = 1) the values need
+                            // not be read: a·w = w and r·a·y = r·y exactly.
+                            if binary {
+                                for &j in ix {
+                                    mi += w[j as usize];
+                                }
+                            } else {
+                                for p in 0..ix.len() {
+                                    mi += vx[p] * w[ix[p] as usize];
+                                }
                             }
-                            let (value, deriv) = L::value_derivative(mi, labels[i]);
-                            loss_sum += value;
+                            let (deriv, lin, fac) = L::derivative_log_split(mi, labels[i]);
+                            loss_sum.add(lin, fac);
                             let ri = deriv / nb;
                             // Branch-free: y is 1 on Ω and 0 elsewhere, so g gains
                             // exactly r_i a_ij on Ω and stays 0 off it (a branch on Ω
                             // would be mispredicted for about half the nonzeros).
-                            for (&j, &a) in ix.iter().zip(vx) {
-                                ws.g[j as usize] += ri * a * ws.y[j as usize];
+                            if binary {
+                                for &j in ix {
+                                    let j = j as usize;
+                                    g[j] += ri * y[j];
+                                }
+                            } else {
+                                for p in 0..ix.len() {
+                                    let j = ix[p] as usize;
+                                    g[j] += ri * vx[p] * y[j];
+                                }
                             }
                         }
-                        if !loss_sum.is_finite() {
+                        if !loss_sum.total().is_finite() {
                             // 0·∞ may have left NaN off Ω: restore the invariant.
-                            ws.g.iter_mut().for_each(|t| *t = 0.0);
+                            g.iter_mut().for_each(|t| *t = 0.0);
                         }
                         // Read the gradient on Ω and restore the all-zero invariants.
                         for (o, &j) in out.iter_mut().zip(idx) {
-                            *o = ws.g[j];
-                            ws.g[j] = 0.0;
-                            ws.w[j] = 0.0;
-                            ws.y[j] = 0.0;
+                            *o = g[j];
+                            g[j] = 0.0;
+                            w[j] = 0.0;
+                            y[j] = 0.0;
                         }
                     }
                 }
@@ -536,7 +613,7 @@ impl<L: MarginLoss> Objective for LinearModel<L> {
                     let j = idx[k];
                     *o = draw.scales[k] * (*o + lam * (v[j] + u[k]));
                 }
-                loss_sum / nb
+                loss_sum.total() / nb
             }
         };
         data_loss + 0.5 * lam * y_norm_sq

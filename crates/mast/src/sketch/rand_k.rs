@@ -1,8 +1,6 @@
-use rand::Rng;
-
 use super::{binomial, for_each_subset, Sketch, SketchDraw, MAX_ENUMERATION};
 use crate::error::{MastError, Result};
-use crate::rng::MastRng;
+use crate::rng::{uniform_inclusive, MastRng};
 
 /// Rand-K: a uniformly random K-subset Ω of the d coordinates, each scaled by d/K.
 ///
@@ -70,25 +68,32 @@ impl RandK {
             out.marks = vec![false; d];
         }
         // Floyd: for j in d−k..d pick t ∈ [0, j]; take t, or j if t is taken.
-        for j in d - k..d {
-            let t = rng.random_range(0..=j);
-            let pick = if out.marks[t] { j } else { t };
-            out.marks[pick] = true;
-            out.indices.push(pick);
-        }
         if k * 8 >= d {
             // Dense enough: a scan of the marks is cheaper than sorting. Branch-free
             // compaction (a mark is kept about K/d of the time: a branch on it
             // would be mispredicted often).
+            let marks = &mut out.marks[..d];
+            for j in d - k..d {
+                let t = uniform_inclusive(rng, j);
+                let pick = if marks[t] { j } else { t };
+                marks[pick] = true;
+            }
             out.indices.resize(d, 0);
+            let indices = &mut out.indices[..d];
             let mut count = 0;
-            for (j, m) in out.marks.iter_mut().enumerate() {
-                out.indices[count] = j;
+            for (j, m) in marks.iter_mut().enumerate() {
+                indices[count] = j;
                 count += usize::from(*m);
                 *m = false;
             }
             out.indices.truncate(count);
         } else {
+            for j in d - k..d {
+                let t = uniform_inclusive(rng, j);
+                let pick = if out.marks[t] { j } else { t };
+                out.marks[pick] = true;
+                out.indices.push(pick);
+            }
             out.indices.sort_unstable();
             for &j in &out.indices {
                 out.marks[j] = false;
