@@ -10,8 +10,9 @@
 //! γ = 1/(L_f L_S^max) unless `--gamma` is given. Each cell runs E epochs of
 //! ⌊n/b⌋ steps from x⁰ = 0, repeated (same seed, so the same iterates) until
 //! `--min-time` seconds have passed and at least 3 times; it prints one JSON line
-//! with the median epochs/s and the full training loss f(x) after E epochs — the
-//! same line the Python peers print.
+//! with the best (and the median) epochs/s and the full training loss f(x) after
+//! E epochs — the same line the Python peers print (they too report their best
+//! of `--repeats` runs: on a busy machine the best run is the least disturbed).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -122,11 +123,12 @@ fn main() {
             x = xr;
         }
         rates.sort_by(f64::total_cmp);
-        let rate = rates[rates.len() / 2];
+        let (median, best) = (rates[rates.len() / 2], rates[rates.len() - 1]);
         println!(
             "{{\"impl\": \"mast\", \"batch\": {batch}, \"k\": {k}, \"n\": {n}, \"d\": {d}, \
              \"lambda\": {lambda:e}, \"gamma\": {gamma:e}, \"epochs\": {}, \"steps\": {}, \
-             \"repeats\": {}, \"epochs_per_s\": {rate:.6e}, \"final_loss\": {:.15e}, \
+             \"repeats\": {}, \"epochs_per_s\": {best:.6e}, \"median_epochs_per_s\": \
+             {median:.6e}, \"final_loss\": {:.15e}, \
              \"threads\": {}}}",
             a.epochs,
             a.epochs * (n / batch) as u64,
