@@ -284,6 +284,21 @@ impl<L: MarginLoss> LinearModel<L> {
     }
 }
 
+/// Writes the displacements `u_k = c_k (x_j − v_j)` on the draw's support into `u`
+/// and returns `‖y‖² = ‖v‖² + Σ_Ω (y_j² − v_j²)` for `y = v + S(x − v)`. (A function
+/// of its own, so that the running sum stays in a register.)
+#[inline(never)]
+fn displacements(draw: &SketchDraw, x: &[f64], v: &[f64], v_norm_sq: f64, u: &mut [f64]) -> f64 {
+    let mut y_norm_sq = v_norm_sq;
+    for ((j, c), uk) in draw.iter().zip(u.iter_mut()) {
+        let d = c * (x[j] - v[j]);
+        *uk = d;
+        let yj = v[j] + d;
+        y_norm_sq += yj * yj - v[j] * v[j];
+    }
+    y_norm_sq
+}
+
 impl<L: MarginLoss> Objective for LinearModel<L> {
     fn dim(&self) -> usize {
         self.data.n_features()
@@ -455,14 +470,7 @@ impl<L: MarginLoss> Objective for LinearModel<L> {
         let v = &shift.v;
         let av = &shift.cache;
         let k_len = draw.len();
-        // Displacements u_k = c_k (x_j − v_j) and ‖y‖² = ‖v‖² + Σ_Ω (y_j² − v_j²).
-        let mut y_norm_sq = shift.v_norm_sq;
-        for (k, (j, c)) in draw.iter().enumerate() {
-            let u = c * (x[j] - v[j]);
-            ws.u[k] = u;
-            let yj = v[j] + u;
-            y_norm_sq += yj * yj - v[j] * v[j];
-        }
+        let y_norm_sq = displacements(draw, x, v, shift.v_norm_sq, &mut ws.u[..k_len]);
         let u = &ws.u[..k_len];
         let idx = &draw.indices;
         let data_loss = match rows {
@@ -563,24 +571,37 @@ impl<L: MarginLoss> Objective for LinearModel<L> {
                             y[j] = 1.0;
                         }
                         let binary = sp.is_binary();
-                        for &i in batch {
+                        let nbatch = batch.len();
+                        let (m, r) = (&mut ws.m[..nbatch], &mut ws.r[..nbatch]);
+                        // Three passes over the batch, each row's work in row order as
+                        // before (so the same bits): margins, then the losses and
+                        // derivatives (exp and divisions, independent across rows, so
+                        // their latencies overlap), then the scatter.
+                        for (&i, mi) in batch.iter().zip(m.iter_mut()) {
                             let (ix, vx) = sp.row(i);
                             let vx = &vx[..ix.len()];
-                            let mut mi = if av.is_empty() { 0.0 } else { av[i] };
+                            let mut acc = if av.is_empty() { 0.0 } else { av[i] };
                             // With indicator features (every a_ij = 1) the values need
                             // not be read: a·w = w and r·a·y = r·y exactly.
                             if binary {
                                 for &j in ix {
-                                    mi += w[j as usize];
+                                    acc += w[j as usize];
                                 }
                             } else {
                                 for p in 0..ix.len() {
-                                    mi += vx[p] * w[ix[p] as usize];
+                                    acc += vx[p] * w[ix[p] as usize];
                                 }
                             }
+                            *mi = acc;
+                        }
+                        for ((&i, &mi), ri) in batch.iter().zip(m.iter()).zip(r.iter_mut()) {
                             let (deriv, lin, fac) = L::derivative_log_split(mi, labels[i]);
                             loss_sum.add(lin, fac);
-                            let ri = deriv / nb;
+                            *ri = deriv / nb;
+                        }
+                        for (&i, &ri) in batch.iter().zip(r.iter()) {
+                            let (ix, vx) = sp.row(i);
+                            let vx = &vx[..ix.len()];
                             // Branch-free: y is 1 on Ω and 0 elsewhere, so g gains
                             // exactly r_i a_ij on Ω and stays 0 off it (a branch on Ω
                             // would be mispredicted for about half the nonzeros).
