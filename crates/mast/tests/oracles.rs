@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use mast::algorithm::erm::{solve_erm, ErmOptions};
 use mast::data::synthetic::{gaussian_planted, sparse_binary_planted, Task};
-use mast::data::{load_libsvm_pair, Dataset};
+use mast::data::{load_libsvm_pair, CsrMatrix, Dataset, Design};
 use mast::linalg::dist;
 use mast::objective::{Workspace, *};
 use mast::prelude::*;
@@ -30,7 +30,31 @@ fn datasets() -> Vec<Arc<Dataset>> {
     vec![
         Arc::new(gaussian_planted(37, 9, 0.3, Task::Classification, 1)),
         Arc::new(sparse_binary_planted(45, 12, 4, 2)),
+        Arc::new(sparse_real(41, 10, 3)),
     ]
+}
+
+/// Sparse data with real values (the binary-feature fast path does not apply):
+/// a Gaussian design with its small entries dropped.
+fn sparse_real(n: usize, d: usize, seed: u64) -> Dataset {
+    let dense = gaussian_planted(n, d, 0.3, Task::Classification, seed);
+    let (mut indptr, mut indices, mut values) = (vec![0usize], Vec::new(), Vec::new());
+    for i in 0..n {
+        for j in 0..d {
+            let a = match &dense.features {
+                Design::Dense(m) => m.get(i, j),
+                Design::Sparse(_) => unreachable!(),
+            };
+            if a.abs() > 0.6 {
+                indices.push(j as u32);
+                values.push(a);
+            }
+        }
+        indptr.push(indices.len());
+    }
+    let csr = CsrMatrix::new(n, d, indptr, indices, values);
+    assert!(!csr.is_binary());
+    Dataset::new("sparse-real", Design::Sparse(csr), dense.labels)
 }
 
 fn fd_check<O: Objective>(f: &O, x: &[f64]) {

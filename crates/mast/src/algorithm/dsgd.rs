@@ -126,11 +126,15 @@ impl<O: Objective + ?Sized> Solver<O> for DoubleSketchedSgd {
         let schedule = self.schedule.expect("init before next_iter");
         let gamma = schedule.gamma(state.step);
         self.sketch.draw(&mut self.sketch_rng, &mut self.draw);
-        let (rows, used) = step_rows(
+        let (rows, used, next) = step_rows(
             &mut self.sampler,
             self.variant,
             problem.objective.num_samples(),
         )?;
+        // The next minibatch's rows start coming into cache while this step works.
+        if let Some(next) = next {
+            problem.objective.prefetch_rows(next);
+        }
         let loss = problem.objective.sketched_loss_grad(
             &problem.shift,
             &state.x,

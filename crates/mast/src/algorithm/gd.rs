@@ -75,7 +75,7 @@ impl<O: Objective + ?Sized> Solver<O> for GradientDescent {
             .schedule
             .expect("init before next_iter")
             .gamma(state.step);
-        let (rows, used) = step_rows(
+        let (rows, used, _) = step_rows(
             &mut self.sampler,
             self.variant,
             problem.objective.num_samples(),

@@ -43,17 +43,29 @@ impl BatchSampler {
         self.pos += size;
         Ok(b)
     }
+
+    /// The batch of `size` that [`BatchSampler::next_batch`] will return next,
+    /// if it is already known (`None` when a reshuffle comes first).
+    pub fn peek(&self, size: usize) -> Option<&[usize]> {
+        self.order.get(self.pos..self.pos + size)
+    }
 }
 
 /// The rows a step uses: all of them for [`Variant::Exact`], the sampler's next
-/// batch for [`Variant::Minibatch`]; with the number of samples that makes.
+/// batch for [`Variant::Minibatch`]; with the number of samples that makes, and
+/// the batch after it where already known (for prefetching).
 pub(crate) fn step_rows<'a>(
     sampler: &'a mut Option<BatchSampler>,
     variant: Variant,
     n: usize,
-) -> Result<(Rows<'a>, usize)> {
+) -> Result<(Rows<'a>, usize, Option<&'a [usize]>)> {
     match (sampler, variant) {
-        (Some(s), Variant::Minibatch(b)) => Ok((Rows::Batch(s.next_batch(b)?), b)),
-        _ => Ok((Rows::All, n)),
+        (Some(s), Variant::Minibatch(b)) => {
+            s.next_batch(b)?;
+            let s = &*s;
+            let batch = &s.order[s.pos - b..s.pos];
+            Ok((Rows::Batch(batch), b, s.peek(b)))
+        }
+        _ => Ok((Rows::All, n, None)),
     }
 }

@@ -48,6 +48,16 @@ impl Design {
         }
     }
 
+    /// Hints the CPU to bring row `i` into cache: issued for the rows of the next
+    /// minibatch, it overlaps their cache misses with the current step's work.
+    #[inline]
+    pub fn prefetch_row(&self, i: usize) {
+        match self {
+            Design::Dense(m) => m.prefetch_row(i),
+            Design::Sparse(m) => m.prefetch_row(i),
+        }
+    }
+
     /// `out = A x` (all rows).
     pub fn matvec(&self, x: &[f64], out: &mut [f64]) {
         for (i, o) in out.iter_mut().enumerate() {

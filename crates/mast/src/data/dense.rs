@@ -60,6 +60,12 @@ impl DenseMatrix {
         self.data[i * self.n_cols + j]
     }
 
+    /// Hints the CPU to bring row `i` into cache (see [`super::CsrMatrix::prefetch_row`]).
+    #[inline]
+    pub fn prefetch_row(&self, i: usize) {
+        crate::linalg::prefetch(self.row(i));
+    }
+
     /// All entries, row-major.
     pub fn as_slice(&self) -> &[f64] {
         &self.data

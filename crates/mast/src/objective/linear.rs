@@ -24,6 +24,58 @@ pub trait MarginLoss: Copy + Send + Sync + std::fmt::Debug + 'static {
     fn derivative(m: f64, b: f64) -> f64;
     /// `∂²ℓ/∂m²`.
     fn second_derivative(m: f64, b: f64) -> f64;
+    /// `(ℓ(m, b), ∂ℓ/∂m)` together, bit-for-bit equal to the two calls (losses
+    /// whose value and derivative share work override it).
+    #[inline]
+    fn value_derivative(m: f64, b: f64) -> (f64, f64) {
+        (Self::value(m, b), Self::derivative(m, b))
+    }
+    /// `(∂ℓ/∂m, lin, fac)` with `ℓ(m, b) = lin + ln(fac)` and `1 ≤ fac ≤ 2`, so
+    /// that a sum of losses takes one logarithm of a product instead of one per
+    /// sample (see [`LossSum`]). The derivative is bit-for-bit
+    /// [`MarginLoss::derivative`]. The default: `(∂ℓ/∂m, ℓ, 1)`.
+    #[inline]
+    fn derivative_log_split(m: f64, b: f64) -> (f64, f64, f64) {
+        (Self::derivative(m, b), Self::value(m, b), 1.0)
+    }
+}
+
+/// A sum of losses given as [`MarginLoss::derivative_log_split`] parts: the
+/// linear parts add up and the factors multiply, with one logarithm per few
+/// hundred samples.
+#[derive(Debug, Clone, Copy)]
+pub struct LossSum {
+    lin: f64,
+    prod: f64,
+}
+
+impl Default for LossSum {
+    fn default() -> Self {
+        LossSum {
+            lin: 0.0,
+            prod: 1.0,
+        }
+    }
+}
+
+impl LossSum {
+    /// Adds `lin + ln(fac)`.
+    #[inline]
+    pub fn add(&mut self, lin: f64, fac: f64) {
+        self.lin += lin;
+        self.prod *= fac;
+        // Factors are at most 2: fold the product long before it could overflow.
+        if self.prod > 1e250 {
+            self.lin += self.prod.ln();
+            self.prod = 1.0;
+        }
+    }
+
+    /// The sum.
+    #[inline]
+    pub fn total(&self) -> f64 {
+        self.lin + self.prod.ln()
+    }
 }
 
 /// Logistic loss `log(1 + exp(−b m))`, computed without overflow.
@@ -71,6 +123,31 @@ impl MarginLoss for Logistic {
     fn second_derivative(m: f64, b: f64) -> f64 {
         let s = sigmoid(-b * m);
         b * b * s * (1.0 - s)
+    }
+    #[inline]
+    fn value_derivative(m: f64, b: f64) -> (f64, f64) {
+        // One exp for both: with t = −b m and e = exp(−|t|), softplus(t) =
+        // max(t, 0) + ln(1 + e) and sigmoid(t) = 1/(1 + e) or e/(1 + e), the same
+        // operations (so the same bits) as `softplus` and `sigmoid`.
+        let t = -b * m;
+        let e = (-t.abs()).exp();
+        let value = if t > 0.0 { t + e.ln_1p() } else { e.ln_1p() };
+        let sig = if t >= 0.0 {
+            1.0 / (1.0 + e)
+        } else {
+            e / (1.0 + e)
+        };
+        (value, -b * sig)
+    }
+    #[inline]
+    fn derivative_log_split(m: f64, b: f64) -> (f64, f64, f64) {
+        // log(1 + e^t) = max(t, 0) + ln(1 + e) with e = exp(−|t|) ≤ 1; the
+        // derivative as in `value_derivative`.
+        let t = -b * m;
+        let e = (-t.abs()).exp();
+        let fac = 1.0 + e;
+        let sig = if t >= 0.0 { 1.0 / fac } else { e / fac };
+        (-b * sig, t.max(0.0), fac)
     }
 }
 
@@ -167,9 +244,9 @@ impl<L: MarginLoss> LinearModel<L> {
         let work = |c: usize, mc: &[f64], rc: &mut [f64]| -> f64 {
             let mut s = 0.0;
             for (t, (mi, ri)) in mc.iter().zip(rc.iter_mut()).enumerate() {
-                let b = labels[c * CHUNK + t];
-                s += L::value(*mi, b);
-                *ri = L::derivative(*mi, b) / count;
+                let (value, deriv) = L::value_derivative(*mi, labels[c * CHUNK + t]);
+                s += value;
+                *ri = deriv / count;
             }
             s
         };
@@ -205,6 +282,21 @@ impl<L: MarginLoss> LinearModel<L> {
             }
         }
     }
+}
+
+/// Writes the displacements `u_k = c_k (x_j − v_j)` on the draw's support into `u`
+/// and returns `‖y‖² = ‖v‖² + Σ_Ω (y_j² − v_j²)` for `y = v + S(x − v)`. (A function
+/// of its own, so that the running sum stays in a register.)
+#[inline(never)]
+fn displacements(draw: &SketchDraw, x: &[f64], v: &[f64], v_norm_sq: f64, u: &mut [f64]) -> f64 {
+    let mut y_norm_sq = v_norm_sq;
+    for ((j, c), uk) in draw.iter().zip(u.iter_mut()) {
+        let d = c * (x[j] - v[j]);
+        *uk = d;
+        let yj = v[j] + d;
+        y_norm_sq += yj * yj - v[j] * v[j];
+    }
+    y_norm_sq
 }
 
 impl<L: MarginLoss> Objective for LinearModel<L> {
@@ -258,8 +350,9 @@ impl<L: MarginLoss> Objective for LinearModel<L> {
                 let mut s = 0.0;
                 for &i in batch {
                     let m = design.row_dot(i, x);
-                    s += L::value(m, labels[i]);
-                    let ri = L::derivative(m, labels[i]) / nb;
+                    let (value, deriv) = L::value_derivative(m, labels[i]);
+                    s += value;
+                    let ri = deriv / nb;
                     match design {
                         Design::Dense(d) => axpy(ri, d.row(i), grad),
                         Design::Sparse(sp) => {
@@ -350,6 +443,12 @@ impl<L: MarginLoss> Objective for LinearModel<L> {
         Some(h)
     }
 
+    fn prefetch_rows(&self, rows: &[usize]) {
+        for &i in rows {
+            self.data.features.prefetch_row(i);
+        }
+    }
+
     fn shift_cache(&self, v: &[f64]) -> Vec<f64> {
         let mut av = vec![0.0; self.num_samples()];
         self.margins(v, &mut av);
@@ -371,14 +470,7 @@ impl<L: MarginLoss> Objective for LinearModel<L> {
         let v = &shift.v;
         let av = &shift.cache;
         let k_len = draw.len();
-        // Displacements u_k = c_k (x_j − v_j) and ‖y‖² = ‖v‖² + Σ_Ω (y_j² − v_j²).
-        let mut y_norm_sq = shift.v_norm_sq;
-        for (k, (j, c)) in draw.iter().enumerate() {
-            let u = c * (x[j] - v[j]);
-            ws.u[k] = u;
-            let yj = v[j] + u;
-            y_norm_sq += yj * yj - v[j] * v[j];
-        }
+        let y_norm_sq = displacements(draw, x, v, shift.v_norm_sq, &mut ws.u[..k_len]);
         let u = &ws.u[..k_len];
         let idx = &draw.indices;
         let data_loss = match rows {
@@ -451,7 +543,7 @@ impl<L: MarginLoss> Objective for LinearModel<L> {
                 let nb = batch.len() as f64;
                 let out = &mut out[..k_len];
                 out.iter_mut().for_each(|o| *o = 0.0);
-                let mut loss_sum = 0.0;
+                let mut loss_sum = LossSum::default();
                 match design {
                     Design::Dense(dm) => {
                         for &i in batch {
@@ -460,40 +552,81 @@ impl<L: MarginLoss> Objective for LinearModel<L> {
                             for (&j, &uk) in idx.iter().zip(u) {
                                 mi += row[j] * uk;
                             }
-                            loss_sum += L::value(mi, labels[i]);
-                            let ri = L::derivative(mi, labels[i]) / nb;
+                            let (deriv, lin, fac) = L::derivative_log_split(mi, labels[i]);
+                            loss_sum.add(lin, fac);
+                            let ri = deriv / nb;
                             for (o, &j) in out.iter_mut().zip(idx) {
                                 *o += ri * row[j];
                             }
                         }
                     }
                     Design::Sparse(sp) => {
-                        // w holds u on Ω and y marks Ω (both zero elsewhere), so a row's
-                        // nonzeros outside Ω cost one read and no write.
+                        // w holds u on Ω and y marks Ω with 1 (both zero elsewhere), so
+                        // a row's nonzeros outside Ω add zeros and need no test. Local
+                        // slices keep the buffers' addresses in registers in the loops.
+                        let d = self.dim();
+                        let (w, y, g) = (&mut ws.w[..d], &mut ws.y[..d], &mut ws.g[..d]);
                         for (&j, &uk) in idx.iter().zip(u) {
-                            ws.w[j] = uk;
-                            ws.y[j] = 1.0;
+                            w[j] = uk;
+                            y[j] = 1.0;
                         }
-                        for &i in batch {
+                        let binary = sp.is_binary();
+                        let nbatch = batch.len();
+                        let (m, r) = (&mut ws.m[..nbatch], &mut ws.r[..nbatch]);
+                        // Three passes over the batch, each row's work in row order as
+                        // before (so the same bits): margins, then the losses and
+                        // derivatives (exp and divisions, independent across rows, so
+                        // their latencies overlap), then the scatter.
+                        for (&i, mi) in batch.iter().zip(m.iter_mut()) {
                             let (ix, vx) = sp.row(i);
-                            let mut mi = if av.is_empty() { 0.0 } else { av[i] };
-                            for (&j, &a) in ix.iter().zip(vx) {
-                                mi += a * ws.w[j as usize];
+                            let vx = &vx[..ix.len()];
+                            let mut acc = if av.is_empty() { 0.0 } else { av[i] };
+                            // With indicator features (every a_ij = 1) the values need
+                            // not be read: a·w = w and r·a·y = r·y exactly.
+                            if binary {
+                                for &j in ix {
+                                    acc += w[j as usize];
+                                }
+                            } else {
+                                for p in 0..ix.len() {
+                                    acc += vx[p] * w[ix[p] as usize];
+                                }
                             }
-                            loss_sum += L::value(mi, labels[i]);
-                            let ri = L::derivative(mi, labels[i]) / nb;
-                            for (&j, &a) in ix.iter().zip(vx) {
-                                if ws.y[j as usize] != 0.0 {
-                                    ws.g[j as usize] += ri * a;
+                            *mi = acc;
+                        }
+                        for ((&i, &mi), ri) in batch.iter().zip(m.iter()).zip(r.iter_mut()) {
+                            let (deriv, lin, fac) = L::derivative_log_split(mi, labels[i]);
+                            loss_sum.add(lin, fac);
+                            *ri = deriv / nb;
+                        }
+                        for (&i, &ri) in batch.iter().zip(r.iter()) {
+                            let (ix, vx) = sp.row(i);
+                            let vx = &vx[..ix.len()];
+                            // Branch-free: y is 1 on Ω and 0 elsewhere, so g gains
+                            // exactly r_i a_ij on Ω and stays 0 off it (a branch on Ω
+                            // would be mispredicted for about half the nonzeros).
+                            if binary {
+                                for &j in ix {
+                                    let j = j as usize;
+                                    g[j] += ri * y[j];
+                                }
+                            } else {
+                                for p in 0..ix.len() {
+                                    let j = ix[p] as usize;
+                                    g[j] += ri * vx[p] * y[j];
                                 }
                             }
                         }
+                        if !loss_sum.total().is_finite() {
+                            // 0·∞ may have left NaN off Ω: restore the invariant.
+                            g.iter_mut().for_each(|t| *t = 0.0);
+                        }
                         // Read the gradient on Ω and restore the all-zero invariants.
                         for (o, &j) in out.iter_mut().zip(idx) {
-                            *o = ws.g[j];
-                            ws.g[j] = 0.0;
-                            ws.w[j] = 0.0;
-                            ws.y[j] = 0.0;
+                            *o = g[j];
+                            g[j] = 0.0;
+                            w[j] = 0.0;
+                            y[j] = 0.0;
                         }
                     }
                 }
@@ -501,7 +634,7 @@ impl<L: MarginLoss> Objective for LinearModel<L> {
                     let j = idx[k];
                     *o = draw.scales[k] * (*o + lam * (v[j] + u[k]));
                 }
-                loss_sum / nb
+                loss_sum.total() / nb
             }
         };
         data_loss + 0.5 * lam * y_norm_sq

@@ -8,7 +8,9 @@
 mod linear;
 mod quadratic;
 
-pub use linear::{LeastSquares, LinearModel, Logistic, LogisticRegression, MarginLoss, Squared};
+pub use linear::{
+    LeastSquares, LinearModel, Logistic, LogisticRegression, LossSum, MarginLoss, Squared,
+};
 pub use quadratic::Quadratic;
 
 use crate::sketch::SketchDraw;
@@ -130,6 +132,10 @@ pub trait Objective: Send + Sync {
     fn hessian(&self, _x: &[f64]) -> Option<crate::linalg::SymMatrix> {
         None
     }
+
+    /// A hint that the next oracle call will use `rows`: objectives over stored data
+    /// may start bringing them into cache (the default does nothing).
+    fn prefetch_rows(&self, _rows: &[usize]) {}
 
     /// Precomputation from the shift v (see [`Shift`]).
     fn shift_cache(&self, _v: &[f64]) -> Vec<f64> {

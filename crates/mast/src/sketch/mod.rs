@@ -34,6 +34,8 @@ pub struct SketchDraw {
     pub scales: Vec<f64>,
     /// Scratch space for samplers (not part of the draw).
     pub(crate) marks: Vec<bool>,
+    /// Scratch bit set for samplers (not part of the draw).
+    pub(crate) bits: Vec<u64>,
 }
 
 impl PartialEq for SketchDraw {
@@ -111,6 +113,7 @@ impl SketchDraw {
             indices,
             scales,
             marks: Vec::new(),
+            bits: Vec::new(),
         }
     }
 }
