@@ -10,7 +10,8 @@
 //! curves.csv           one row per (method, seed, evaluation), full precision
 //! curves_summary.csv   per method and evaluation: mean, lower, upper of each quantity
 //! curves_final.csv     the final-values table of the report
-//! figures/*.png|svg    loss, fd_estimate, grad_norm, val_accuracy, test_accuracy (vs step),
+//! figures/*.png|svg    loss, suboptimality (f − f*), fd_estimate, grad_norm, val_accuracy,
+//!                      test_accuracy (vs step),
 //!                      loss_vs_coords, test_accuracy_vs_coords
 //! index.html           figures, tables, the command that reproduces them
 //! runs/<label>-seed<s>/ the ordinary run folder of each training
@@ -29,12 +30,15 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::common::{self, cell, DataSettings, ExpError, Progress, Result};
 use mast::run::config::StepSetting;
 use mast::run::{MetricsRow, RunStatus, Summary, TrainConfig};
 use mast::sketch::SketchSpec;
-use mast_report::{BandCurves, Figure, HtmlReport};
 
-use crate::common::{self, cell, DataSettings, ExpError, Progress, Result};
+mod figures;
+mod files;
+
+pub(crate) use files::{absolute_data, load_toml, slug, write_toml};
 
 /// How the band around the mean is drawn.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -120,38 +124,6 @@ pub struct CurvesConfig {
     pub band: BandKind,
     /// The methods, drawn on the same axes.
     pub methods: Vec<CurveMethod>,
-}
-
-/// Makes a label safe as a file name: lowercase letters, digits, `.` and `-`.
-pub(crate) fn slug(label: &str) -> String {
-    let mut s = String::new();
-    for c in label.chars().flat_map(char::to_lowercase) {
-        if c.is_ascii_alphanumeric() || c == '.' {
-            s.push(c);
-        } else if !s.ends_with('-') {
-            s.push('-');
-        }
-    }
-    let s = s.trim_matches('-').to_string();
-    if s.is_empty() {
-        "run".into()
-    } else {
-        s
-    }
-}
-
-/// Reads a TOML experiment config: errors name the file; relative data paths
-/// are taken relative to the file's folder.
-pub(crate) fn load_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
-    let text = std::fs::read_to_string(path).map_err(|e| ExpError::file(path, e))?;
-    toml::from_str(&text).map_err(|e| ExpError::file(path, e.to_string().trim_end()))
-}
-
-/// Writes an experiment config as TOML (atomically).
-pub(crate) fn write_toml<T: serde::Serialize>(path: &Path, cfg: &T) -> Result<()> {
-    let text = toml::to_string_pretty(cfg).map_err(|e| ExpError::file(path, e))?;
-    mast::run::io::write_atomic(path, text.as_bytes())?;
-    Ok(())
 }
 
 impl CurvesConfig {
@@ -402,7 +374,10 @@ pub struct CurvesOutcome {
 }
 
 /// The quantities of a metrics row that are summarised and drawn.
-const QUANTITIES: [(&str, fn(&MetricsRow) -> Option<f64>); 7] = [
+/// Reads one quantity from a metrics row.
+type Getter = fn(&MetricsRow) -> Option<f64>;
+
+const QUANTITIES: [(&str, Getter); 7] = [
     ("coords_touched", |r| Some(r.coords_touched as f64)),
     ("loss", |r| Some(r.loss)),
     ("sketched_loss", |r| r.sketched_loss),
@@ -502,6 +477,10 @@ pub fn run_curves(
     cfg.check()?;
     std::fs::create_dir_all(out).map_err(|e| ExpError::file(out, e))?;
     let config = out.join("config.toml");
+    let cfg = &CurvesConfig {
+        data: absolute_data(&cfg.data),
+        ..cfg.clone()
+    };
     write_toml(&config, cfg)?;
     let jobs: Vec<(usize, u64)> = (0..cfg.methods.len())
         .flat_map(|m| cfg.seeds.iter().map(move |&s| (m, s)))
@@ -613,37 +592,7 @@ pub fn run_curves(
         &rows,
     )?;
 
-    let (figures, report) = draw(cfg, &methods, out)?;
-    let report = report
-        .section("Final values")
-        .paragraph(format!(
-            "Mean ± sample standard deviation over the {} seeds (curves_final.csv). The best \
-             iterate is the one with the highest validation accuracy, as in the paper.",
-            cfg.seeds.len()
-        ))
-        .table(
-            FinalRow::HEADER,
-            table.iter().map(FinalRow::cells).collect(),
-        )
-        .section("Methods")
-        .table(
-            ["method", "algorithm", "sketch", "variant", "step size"],
-            cfg.methods.iter().map(describe).collect(),
-        )
-        .section("Reproduce")
-        .paragraph(
-            "Every run is deterministic for its seed: the same config reproduces curves.csv and \
-             curves_summary.csv byte for byte. config.toml in this folder is the experiment's \
-             config; each training's own run folder is under runs/.",
-        )
-        .code(common::command_line(&[
-            "experiment",
-            "curves",
-            "--config",
-            &config.display().to_string(),
-        ]));
-    let index = out.join("index.html");
-    report.write(&index)?;
+    let (figures, index) = figures::write_report(cfg, &methods, &table, out, &config)?;
     Ok(CurvesOutcome {
         dir: out.to_path_buf(),
         config,
@@ -654,277 +603,4 @@ pub fn run_curves(
         index,
         table,
     })
-}
-
-/// The methods table of the report.
-fn describe(m: &CurveMethod) -> Vec<String> {
-    let alg = match m.method.as_str() {
-        "dsgd" => "Algorithm 1 (double sketched (S)GD)".to_string(),
-        "gd" => "(S)GD on f".to_string(),
-        "distributed" => format!(
-            "Algorithm 2, {} nodes",
-            m.nodes.unwrap_or(if let SketchSpec::PermK(k) = m.sketch {
-                k
-            } else {
-                4
-            })
-        ),
-        other => format!("{other} (Algorithm 3)"),
-    };
-    let variant = match m.variant.as_str() {
-        "minibatch" => format!("(II) minibatch {}", m.batch),
-        _ => "(I) full data".into(),
-    };
-    let step = match &m.step_size {
-        StepSetting::Value(g) => format!("γ = {g}"),
-        StepSetting::Rule(r) if m.step_multiplier == 1.0 => r.clone(),
-        StepSetting::Rule(r) => format!("{} × {r}", m.step_multiplier),
-    };
-    vec![m.label.clone(), alg, m.sketch.to_string(), variant, step]
-}
-
-/// Indices where every drawn series has a value; the series restricted to them.
-fn aligned(series: Vec<(String, Vec<Option<Stat>>)>) -> (Vec<usize>, Vec<(String, Vec<Stat>)>) {
-    let series: Vec<_> = series
-        .into_iter()
-        .filter(|s| s.1.iter().any(Option::is_some))
-        .collect();
-    let n = series.iter().map(|s| s.1.len()).min().unwrap_or(0);
-    let keep: Vec<usize> = (0..n)
-        .filter(|&k| series.iter().all(|s| s.1[k].is_some()))
-        .collect();
-    let series = series
-        .into_iter()
-        .map(|(l, v)| (l, keep.iter().map(|&k| v[k].expect("kept")).collect()))
-        .collect();
-    (keep, series)
-}
-
-/// A band figure; log y when every line and band value is positive and `log`.
-fn band_figure(
-    title: &str,
-    x_label: &str,
-    y_label: &str,
-    x: Vec<f64>,
-    series: Vec<(String, Vec<Stat>)>,
-    log: bool,
-) -> BandCurves {
-    let positive = series.iter().all(|s| s.1.iter().all(|v| v.mean > 0.0));
-    let mut fig = BandCurves::new(title)
-        .x_label(x_label)
-        .y_label(if log && positive {
-            format!("{y_label} (log scale)")
-        } else {
-            y_label.to_string()
-        })
-        .x_values(x)
-        .log_y(log && positive);
-    for (label, stats) in series {
-        let (m, l, u) = (
-            stats.iter().map(|s| s.mean),
-            stats.iter().map(|s| s.lower),
-            stats.iter().map(|s| s.upper),
-        );
-        fig = fig.series(label, m.collect(), l.collect(), u.collect());
-    }
-    fig
-}
-
-/// Linear interpolation of `(xs, ys)` at `x` (xs nondecreasing).
-fn interpolate(xs: &[f64], ys: &[Option<f64>], x: f64) -> Option<f64> {
-    let j = xs.iter().position(|&v| v >= x)?;
-    if xs[j] == x || j == 0 {
-        return ys[j];
-    }
-    let (x0, x1, y0, y1) = (xs[j - 1], xs[j], ys[j - 1]?, ys[j]?);
-    Some(y0 + (y1 - y0) * (x - x0) / (x1 - x0))
-}
-
-/// Draws the figures into `out/figures` and starts the report with them.
-fn draw(
-    cfg: &CurvesConfig,
-    methods: &[MethodRuns],
-    out: &Path,
-) -> Result<(Vec<PathBuf>, HtmlReport)> {
-    let dir = out.join("figures");
-    let drawn: Vec<&MethodRuns> = methods
-        .iter()
-        .filter(|m| m.complete && !m.steps.is_empty())
-        .collect();
-    let band = match cfg.band {
-        BandKind::MinMax => "min–max band",
-        BandKind::Std => "band ±1 std",
-    };
-    let s0 = &methods[0].summaries[0];
-    let mut report = HtmlReport::new(format!("{}: training curves over {} seeds", cfg.name, cfg.seeds.len()))
-        .paragraph(format!(
-            "{} methods × {} seeds ({:?}), {} steps, evaluated every {} steps. Data: {} ({} train / {} \
-             validation / {} test, d = {}, λ = {:.4e} for seed {}). Lines are means over seeds, shaded: {}.",
-            cfg.methods.len(), cfg.seeds.len(), cfg.seeds, cfg.steps, cfg.eval_every(),
-            cfg.data.train.display(), s0.n_train, s0.n_val, s0.n_test, s0.dim, s0.lambda, s0.seed, band,
-        ));
-    let left_out: Vec<&str> = methods
-        .iter()
-        .filter(|m| !m.complete)
-        .map(|m| m.label.as_str())
-        .collect();
-    if !left_out.is_empty() {
-        report = report.paragraph(format!(
-            "Not drawn (a seed diverged; see the CSVs and the table): {}.",
-            left_out.join(", ")
-        ));
-    }
-    let mut figures = Vec::new();
-    if drawn.is_empty() {
-        return Ok((
-            figures,
-            report.paragraph("No method completed on every seed: no figures."),
-        ));
-    }
-    report = report.section("Against iterations");
-    let q_index = |name: &str| {
-        QUANTITIES
-            .iter()
-            .position(|q| q.0 == name)
-            .expect("known quantity")
-    };
-    let step_figs = [
-        ("loss", "loss", "training loss f(x_t)", "f(x)", true),
-        (
-            "fd_estimate",
-            "sketched_loss",
-            "f_D estimate: sketched loss f_S(x_t) of the steps",
-            "f_S(x)",
-            true,
-        ),
-        (
-            "grad_norm",
-            "grad_norm",
-            "gradient norm ‖∇f(x_t)‖",
-            "‖∇f(x)‖",
-            true,
-        ),
-        (
-            "val_accuracy",
-            "val_accuracy",
-            "validation accuracy",
-            "accuracy",
-            false,
-        ),
-        (
-            "test_accuracy",
-            "test_accuracy",
-            "test accuracy",
-            "accuracy",
-            false,
-        ),
-    ];
-    for (stem, q, title, y_label, log) in step_figs {
-        let q = q_index(q);
-        let series = drawn
-            .iter()
-            .map(|m| {
-                (
-                    m.label.clone(),
-                    (0..m.steps.len()).map(|k| m.stat(q, k, cfg.band)).collect(),
-                )
-            })
-            .collect();
-        let (keep, series) = aligned(series);
-        if keep.is_empty() {
-            continue;
-        }
-        let x = keep.iter().map(|&k| drawn[0].steps[k] as f64).collect();
-        let caption = match stem {
-            "fd_estimate" => format!(
-                "{title}: the mean sketched loss f_S(x_t) of the steps since the previous evaluation \
-                 (one sketch draw per step), an unbiased estimate of f_D along the run; {band}."
-            ),
-            _ => format!("{title} against iterations; {band}."),
-        };
-        let fig = band_figure(title, "iteration", y_label, x, series, log);
-        report = save(&fig, &dir, stem, caption, &mut figures, report)?;
-    }
-
-    // Against coordinates touched: a common x grid (see the module docs).
-    report = report.section("Against coordinates touched");
-    let coords: Vec<Vec<f64>> = drawn.iter().map(|m| m.coords()).collect();
-    let budget = |c: &Vec<f64>| c.last().copied().unwrap_or(0.0);
-    let r = (0..drawn.len())
-        .min_by(|&a, &b| budget(&coords[a]).total_cmp(&budget(&coords[b])))
-        .unwrap_or(0);
-    let mut grid: Vec<f64> = Vec::new();
-    for &c in &coords[r] {
-        if c.is_finite() && grid.last().is_none_or(|&l| c > l) {
-            grid.push(c);
-        }
-    }
-    for (stem, q, title, y_label, log) in [
-        (
-            "loss_vs_coords",
-            "loss",
-            "training loss f(x) vs coordinates touched",
-            "f(x)",
-            true,
-        ),
-        (
-            "test_accuracy_vs_coords",
-            "test_accuracy",
-            "test accuracy vs coordinates touched",
-            "accuracy",
-            false,
-        ),
-    ] {
-        let q = q_index(q);
-        let series = drawn
-            .iter()
-            .zip(&coords)
-            .map(|(m, xs)| {
-                let stats = grid
-                    .iter()
-                    .map(|&x| {
-                        let v: Option<Vec<f64>> = (0..cfg.seeds.len())
-                            .map(|s| {
-                                let ys: Vec<Option<f64>> =
-                                    m.values[q].iter().map(|v| v[s]).collect();
-                                interpolate(xs, &ys, x)
-                            })
-                            .collect();
-                        v.map(|v| Stat::of(&v, cfg.band))
-                    })
-                    .collect();
-                (m.label.clone(), stats)
-            })
-            .collect();
-        let (keep, series) = aligned(series);
-        if keep.len() < 2 {
-            continue;
-        }
-        let x = keep.iter().map(|&k| grid[k]).collect();
-        let caption = format!(
-            "{title}; x is the mean over seeds of Σ|Ω_t| (kept coordinates summed over steps), cut at \
-             the smallest budget among the methods ({}, {}) with every curve interpolated onto its \
-             evaluations; {band}.",
-            drawn[r].label,
-            mast_report::format_sci(budget(&coords[r]))
-        );
-        let fig = band_figure(title, "coordinates touched Σ|Ω_t|", y_label, x, series, log);
-        report = save(&fig, &dir, stem, caption, &mut figures, report)?;
-    }
-    Ok((figures, report))
-}
-
-/// Saves a figure (PNG + SVG) and adds it to the report.
-fn save(
-    fig: &BandCurves,
-    dir: &Path,
-    stem: &str,
-    caption: String,
-    figures: &mut Vec<PathBuf>,
-    report: HtmlReport,
-) -> Result<HtmlReport> {
-    let paths = fig.save(dir, stem)?;
-    let png = std::fs::read(&paths[0]).map_err(|e| ExpError::file(&paths[0], e))?;
-    figures.push(paths[0].clone());
-    Ok(report.figure_png(png, Some(format!("figures/{stem}.svg")), caption)?)
 }

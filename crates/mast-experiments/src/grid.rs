@@ -22,10 +22,12 @@ use std::path::{Path, PathBuf};
 use mast::run::config::StepSetting;
 use mast::run::{RunStatus, TrainConfig};
 use mast::sketch::SketchSpec;
-use mast_report::{format_sci, fractional_index, Figure, Heatmap, HtmlReport, OverlayStyle};
+use mast_report::format_sci;
 
 use crate::common::{self, cell, DataSettings, ExpError, Progress, Result};
-use crate::curves::{load_toml, slug, write_toml};
+use crate::curves::{absolute_data, load_toml, slug, write_toml};
+
+mod report;
 
 /// One heatmap: a method, a sketch family, its sparsity levels.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -351,6 +353,10 @@ pub fn run_grid(cfg: &GridConfig, out: &Path, progress: &dyn Progress) -> Result
     cfg.check()?;
     std::fs::create_dir_all(out).map_err(|e| ExpError::file(out, e))?;
     let config = out.join("config.toml");
+    let cfg = &GridConfig {
+        data: absolute_data(&cfg.data),
+        ..cfg.clone()
+    };
     write_toml(&config, cfg)?;
     let gammas = cfg.sorted_gammas();
     let mut jobs = Vec::new();
@@ -378,7 +384,7 @@ pub fn run_grid(cfg: &GridConfig, out: &Path, progress: &dyn Progress) -> Result
             let s = &r.summary;
             let f0 = r.outcome.rows.first().map_or(f64::NAN, |r| r.loss);
             let loss = s.last.loss;
-            let bad = s.status != RunStatus::Completed || !loss.is_finite() || !(loss <= f0);
+            let bad = s.status != RunStatus::Completed || !loss.is_finite() || loss > f0;
             Ok(GridCell {
                 panel: cfg.panels[*p].label.clone(),
                 method: cfg.panels[*p].method.clone(),
@@ -462,58 +468,7 @@ pub fn run_grid(cfg: &GridConfig, out: &Path, progress: &dyn Progress) -> Result
         &rows,
     )?;
 
-    let s0 = jobs.len();
-    let mut report = HtmlReport::new(format!("{}: step size × sparsity", cfg.name)).paragraph(format!(
-        "{s0} runs: every panel × sparsity level × step size γ ({} values from {} to {}), {} steps at a \
-         constant γ, seed {}, data {}. Each cell shows the final training loss f(x_T) (log colour scale). \
-         × marks a diverged cell: its run blew up (a non-finite loss or f(x) > f(x₀) + 10⁴(|f(x₀)| + 1)), \
-         or it ended above the starting loss f(x₀). The circles joined by a line mark the theory step \
-         (Algorithm 1: 1/(L_f L_S^max); Algorithm 2: 1/max_i L_(f_i) L_(S_i)^max), placed between the grid's \
-         γ values on the log scale; diamonds mark the largest stable γ (the last γ, going up, before the \
-         first diverged cell).",
-        gammas.len(),
-        format_sci(gammas[0]),
-        format_sci(gammas[gammas.len() - 1]),
-        cfg.steps,
-        cfg.seed,
-        cfg.data.train.display(),
-    ));
-    let dir = out.join("figures");
-    let mut figures = Vec::new();
-    for (panel, table) in cfg.panels.iter().zip(&tables) {
-        let stem = slug(&panel.label);
-        let fig = heatmap(cfg, panel, table, &cells, &gammas);
-        report = report.section(panel.label.clone());
-        match fig.save(&dir, &stem) {
-            Ok(paths) => {
-                let png = std::fs::read(&paths[0]).map_err(|e| ExpError::file(&paths[0], e))?;
-                figures.push(paths[0].clone());
-                report = report.figure_png(
-                    png,
-                    Some(format!("figures/{stem}.svg")),
-                    format!(
-                        "{}: final loss after {} steps per (sparsity, γ).",
-                        panel.label, cfg.steps
-                    ),
-                )?;
-            }
-            // Every cell diverged: nothing to colour, the table says it all.
-            Err(e) => report = report.paragraph(format!("No heatmap: {e}")),
-        }
-        report = report.table(PanelTable::HEADER, table.cells());
-    }
-    let report = report.section("Reproduce").paragraph(
-        "Every cell is deterministic for its seed: the same config reproduces grid.csv byte for byte. \
-         config.toml in this folder is the experiment's config; each cell's run folder is under runs/.",
-    );
-    let report = report.code(common::command_line(&[
-        "experiment",
-        "grid",
-        "--config",
-        &config.display().to_string(),
-    ]));
-    let index = out.join("index.html");
-    report.write(&index)?;
+    let (figures, index) = report::write_report(cfg, &cells, &tables, &gammas, out, &config)?;
     Ok(GridOutcome {
         dir: out.to_path_buf(),
         config,
@@ -567,70 +522,4 @@ fn panel_table(panel: &GridPanel, cells: &[GridCell]) -> PanelTable {
         label: panel.label.clone(),
         rows,
     }
-}
-
-fn heatmap(
-    cfg: &GridConfig,
-    panel: &GridPanel,
-    table: &PanelTable,
-    cells: &[GridCell],
-    gammas: &[f64],
-) -> Heatmap {
-    let values = gammas
-        .iter()
-        .map(|&g| {
-            panel
-                .sparsities
-                .iter()
-                .map(|&q| {
-                    column(panel, q, cells)
-                        .find(|c| c.gamma == g)
-                        .filter(|c| c.status == CellStatus::Converged)
-                        .map(|c| c.final_loss)
-                })
-                .collect()
-        })
-        .collect();
-    let x_label = match panel.sketch_kind.as_str() {
-        "perm-k" => "nodes M (Perm-K: each node keeps 1/M of the coordinates)".to_string(),
-        "bernoulli" if panel.method == "distributed" => {
-            format!(
-                "keep probability q on each of {} nodes (smaller = sparser)",
-                cfg.nodes
-            )
-        }
-        "bernoulli" => "keep probability q (smaller = sparser)".to_string(),
-        _ => "kept fraction q = K/d (smaller = sparser)".to_string(),
-    };
-    let index = |g: f64| gammas.iter().position(|&v| v == g).map(|i| i as f64);
-    Heatmap::new(format!(
-        "{}: final loss after {} steps",
-        panel.label, cfg.steps
-    ))
-    .x_label(x_label)
-    .y_label("step size γ")
-    .x_categories(panel.sparsities.iter().map(|q| format!("{q}")))
-    .y_categories(gammas.iter().map(|&g| format_sci(g)))
-    .values(values)
-    .log_color(true)
-    .color_label("final loss f(x_T)")
-    .annotate(true)
-    .overlay(
-        "theory γ",
-        table
-            .rows
-            .iter()
-            .map(|r| fractional_index(r.theory_gamma, gammas, true))
-            .collect(),
-        OverlayStyle::LineMarkers,
-    )
-    .overlay(
-        "largest stable γ",
-        table
-            .rows
-            .iter()
-            .map(|r| r.largest_stable_gamma.and_then(index))
-            .collect(),
-        OverlayStyle::Markers,
-    )
 }
