@@ -224,3 +224,25 @@ fn bad_configs_name_the_setting() {
     assert_eq!(cfg.seeds, vec![1, 2, 3, 4, 5]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_diverging_method_stays_in_the_tables_but_not_the_figures() {
+    let dir = temp_dir("diverge");
+    let mut cfg = config(&dir);
+    cfg.methods.truncate(2);
+    cfg.methods[1].step_size = mast::run::config::StepSetting::Value(1e7);
+    cfg.seeds = vec![1, 2];
+    let out = run_curves(&cfg, &dir.join("out"), &Silent).unwrap();
+    assert_eq!(out.table[0].diverged, 0);
+    assert_eq!(out.table[1].diverged, 2);
+    assert!(!out.figures.is_empty());
+    let html = std::fs::read_to_string(&out.index).unwrap();
+    assert!(
+        html.contains("Not drawn"),
+        "the report names the left-out method"
+    );
+    // Its rows are in curves.csv up to where every seed stopped.
+    let rows = read_csv(&out.curves_csv);
+    assert!(rows.iter().any(|r| r[0] == cfg.methods[1].label));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

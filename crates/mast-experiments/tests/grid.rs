@@ -180,3 +180,22 @@ fn bad_grids_name_the_setting() {
     assert_eq!(g.gammas.len(), 11);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn an_all_diverged_panel_has_no_heatmap_and_no_stable_step() {
+    let dir = temp_dir("all-diverged");
+    let mut cfg = config(&dir);
+    cfg.gammas = vec![1e6];
+    cfg.panels.truncate(1);
+    cfg.panels[0].sparsities = vec![0.5];
+    let out = run_grid(&cfg, &dir.join("out"), &Silent).unwrap();
+    assert_eq!(out.cells.len(), 1);
+    assert_eq!(out.cells[0].status, CellStatus::Diverged);
+    assert!(out.figures.is_empty());
+    assert_eq!(out.tables[0].rows[0].largest_stable_gamma, None);
+    assert_eq!(out.tables[0].rows[0].best, None);
+    assert!(std::fs::read_to_string(&out.index)
+        .unwrap()
+        .contains("Every cell diverged"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
