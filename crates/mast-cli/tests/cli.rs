@@ -376,3 +376,73 @@ fn experiment_prune_from_flags() {
     assert!(stderr(&out).contains("--test"), "{}", stderr(&out));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `mast experiment curves` and `grid` run from config files; a bad config names
+/// the file and the setting.
+#[test]
+fn experiment_curves_and_grid_from_configs() {
+    let dir = tmp("exp-configs");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = format!(
+        "[data]\ntrain = \"{}\"\ntest = \"{}\"\n",
+        shipped("a5a.gz"),
+        shipped("a5a.t.gz")
+    );
+    let curves = dir.join("curves.toml");
+    std::fs::write(
+        &curves,
+        format!(
+            "name = \"tiny\"\nseeds = [1, 2]\nsteps = 40\neval_every = 10\n{data}\n\
+             [[methods]]\nlabel = \"GD\"\nmethod = \"gd\"\n\n\
+             [[methods]]\nlabel = \"Rand-K 0.5\"\nsketch = \"rand-k:0.5\"\n"
+        ),
+    )
+    .unwrap();
+    let out = dir.join("curves-out");
+    let o = mast(&[
+        "experiment",
+        "curves",
+        "--config",
+        curves.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(out.join("curves.csv").exists() && out.join("index.html").exists());
+    let grid = dir.join("grid.toml");
+    std::fs::write(
+        &grid,
+        format!(
+            "name = \"tiny\"\nsteps = 30\ngammas = [0.1, 1e4]\n{data}\n\
+             [[panels]]\nlabel = \"Rand-K\"\nmethod = \"dsgd\"\nsketch_kind = \"rand-k\"\nsparsities = [0.5]\n"
+        ),
+    )
+    .unwrap();
+    let out = dir.join("grid-out");
+    let o = mast(&[
+        "experiment",
+        "grid",
+        "--config",
+        grid.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let csv = std::fs::read_to_string(out.join("grid.csv")).unwrap();
+    assert!(
+        csv.contains("converged") && csv.contains("diverged"),
+        "{csv}"
+    );
+    std::fs::write(&grid, "name = \"x\"\nstepz = 3\n").unwrap();
+    let o = mast(&["experiment", "grid", "--config", grid.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("grid.toml") && stderr(&o).contains("stepz"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -87,9 +87,20 @@ pub fn reproduce_paper(data: &Path, out: &Path, progress: &dyn Progress) -> Resu
     timings.push(("training curves".to_string(), t.elapsed().as_secs_f64()));
     let t = Instant::now();
     let grid_out = run_grid(&grid, &out.join("grid"), progress)?;
-    timings.push(("step size × sparsity".to_string(), t.elapsed().as_secs_f64()));
+    timings.push((
+        "step size × sparsity".to_string(),
+        t.elapsed().as_secs_f64(),
+    ));
     let index = out.join("index.html");
-    write_index(&index, data, out, &prune_out, &curves_out, &grid_out, &timings)?;
+    write_index(
+        &index,
+        data,
+        out,
+        &prune_out,
+        &curves_out,
+        &grid_out,
+        &timings,
+    )?;
     Ok(PaperOutcome {
         prune: prune_out,
         curves: curves_out,
