@@ -1,6 +1,6 @@
 //! File helpers shared by the experiments: safe folder names, config files.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::common::{DataSettings, ExpError, Result};
 
@@ -33,21 +33,7 @@ pub(crate) fn load_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T
 /// `config.toml` an experiment writes loads from anywhere).
 pub(crate) fn absolute_data(data: &DataSettings) -> DataSettings {
     let fix = |p: &Path| {
-        use std::path::Component;
-        let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-        let mut out = PathBuf::new();
-        for c in abs.components() {
-            match c {
-                Component::CurDir => {}
-                Component::ParentDir
-                    if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
-                {
-                    out.pop();
-                }
-                other => out.push(other),
-            }
-        }
-        out
+        mast::run::config::normalize(&std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()))
     };
     let mut d = data.clone();
     d.train = fix(&data.train);

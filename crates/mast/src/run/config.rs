@@ -50,7 +50,12 @@ impl std::str::FromStr for Lambda {
 }
 
 /// Removes `.` and `name/..` pairs lexically (no file-system access).
-fn normalize(p: &Path) -> PathBuf {
+///
+/// ```
+/// use std::path::Path;
+/// assert_eq!(mast::run::config::normalize(Path::new("/a/b/../c/./d")), Path::new("/a/c/d"));
+/// ```
+pub fn normalize(p: &Path) -> PathBuf {
     use std::path::Component;
     let mut out = PathBuf::new();
     for c in p.components() {
