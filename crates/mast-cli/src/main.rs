@@ -4,6 +4,7 @@
 //! method logic.
 
 mod erm;
+mod nn;
 mod progress;
 mod train;
 
@@ -25,6 +26,15 @@ enum Command {
     Train(Box<train::TrainArgs>),
     /// Solve the ERM problem exactly (Newton; L-BFGS for large d) and report f*, ‖∇f‖ and accuracies.
     Erm(erm::ErmArgs),
+    /// Experiments that combine many runs into tables and reports.
+    #[command(subcommand)]
+    Experiment(Experiment),
+}
+
+#[derive(Debug, Subcommand)]
+enum Experiment {
+    /// Neural networks (burn, CPU): train each method × seed, then prune at q = 0.1…0.9.
+    NnPrune(nn::NnPruneArgs),
 }
 
 fn main() -> ExitCode {
@@ -32,6 +42,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Train(args) => train::run(*args),
         Command::Erm(args) => erm::run(args),
+        Command::Experiment(Experiment::NnPrune(args)) => nn::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,99 @@
+//! Step-time benchmark (acceptance 2): a plain SGD step vs MAST steps on the same
+//! MLP 784-256-256-10 and batch of 128 (synthetic inputs, fixed seeds), with host
+//! masks. Prints the median time per step and the ratio to the plain step.
+//!
+//!     cargo bench -p mast-nn --bench step [-- STEPS]
+
+use std::time::Instant;
+
+use mast_nn::mask::Method;
+use mast_nn::model::{ArchConfig, Model};
+use mast_nn::train::{TrainSettings, Trainer};
+use rand::{Rng, SeedableRng};
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    let steps: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(60);
+    let batch = 128;
+    let model = Model::new(
+        &ArchConfig::Mlp {
+            hidden: vec![256, 256],
+        },
+        [1, 28, 28],
+        10,
+    )
+    .unwrap();
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(1);
+    let x: Vec<f32> = (0..batch * 784)
+        .map(|_| rng.random_range(-0.5..2.5f32))
+        .collect();
+    let y: Vec<u8> = (0..batch).map(|i| (i % 10) as u8).collect();
+    let settings = TrainSettings {
+        epochs: 1,
+        batch,
+        lr: 0.01,
+        momentum: 0.9,
+        weight_decay: 0.0,
+        sketch_bias: false,
+        neuron_fast: true,
+        eval_limit: None,
+        max_steps_per_epoch: None,
+    };
+    let methods = [
+        "erm",
+        "bernoulli:0.5",
+        "rand-k:0.5",
+        "dropconnect:0.5",
+        "dropout:0.5",
+        "neuron:0.5",
+    ];
+    println!("MLP 784-256-256-10 ({} parameters), batch {batch}, {steps} steps per method (after 5 warm-up steps), rounds interleaved", model.num_params());
+    let mut trainers: Vec<Trainer> = methods
+        .iter()
+        .map(|m| {
+            Trainer::new(
+                &model,
+                m.parse::<Method>().unwrap(),
+                &settings,
+                1,
+                None,
+                None,
+            )
+            .unwrap()
+        })
+        .collect();
+    let mut dense_neuron = {
+        let mut s = settings.clone();
+        s.neuron_fast = false;
+        Trainer::new(&model, "neuron:0.5".parse().unwrap(), &s, 1, None, None).unwrap()
+    };
+    let mut times = vec![Vec::new(); methods.len() + 1];
+    for round in 0..steps + 5 {
+        for (k, t) in trainers
+            .iter_mut()
+            .chain(std::iter::once(&mut dense_neuron))
+            .enumerate()
+        {
+            let t0 = Instant::now();
+            t.step(&x, &y).unwrap();
+            if round >= 5 {
+                times[k].push(t0.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+    }
+    let plain = median(&mut times[0].clone());
+    let mut labels: Vec<String> = methods.iter().map(|m| m.to_string()).collect();
+    labels.push("neuron:0.5 (dense masks)".into());
+    println!("{:<28} {:>10} {:>8}", "method", "ms/step", "ratio");
+    for (label, t) in labels.iter().zip(times.iter_mut()) {
+        let m = median(t);
+        println!("{label:<28} {m:>10.3} {:>8.3}", m / plain);
+    }
+}
