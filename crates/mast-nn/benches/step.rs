@@ -6,7 +6,8 @@
 
 use std::time::Instant;
 
-use mast_nn::mask::Method;
+use mast::rng::{stream, Stream};
+use mast_nn::mask::{MaskSampler, Method};
 use mast_nn::model::{ArchConfig, Model};
 use mast_nn::train::{TrainSettings, Trainer};
 use rand::{Rng, SeedableRng};
@@ -43,6 +44,7 @@ fn main() {
         weight_decay: 0.0,
         sketch_bias: false,
         neuron_fast: true,
+        prefetch_masks: true,
         eval_limit: None,
         max_steps_per_epoch: None,
     };
@@ -74,13 +76,15 @@ fn main() {
         s.neuron_fast = false;
         Trainer::new(&model, "neuron:0.5".parse().unwrap(), &s, 1, None, None).unwrap()
     };
-    let mut times = vec![Vec::new(); methods.len() + 1];
+    let mut inline_bernoulli = {
+        let mut s = settings.clone();
+        s.prefetch_masks = false;
+        Trainer::new(&model, "bernoulli:0.5".parse().unwrap(), &s, 1, None, None).unwrap()
+    };
+    let mut times = vec![Vec::new(); methods.len() + 2];
     for round in 0..steps + 5 {
-        for (k, t) in trainers
-            .iter_mut()
-            .chain(std::iter::once(&mut dense_neuron))
-            .enumerate()
-        {
+        let extra = [&mut dense_neuron, &mut inline_bernoulli];
+        for (k, t) in trainers.iter_mut().chain(extra).enumerate() {
             let t0 = Instant::now();
             t.step(&x, &y).unwrap();
             if round >= 5 {
@@ -91,9 +95,23 @@ fn main() {
     let plain = median(&mut times[0].clone());
     let mut labels: Vec<String> = methods.iter().map(|m| m.to_string()).collect();
     labels.push("neuron:0.5 (dense masks)".into());
+    labels.push("bernoulli:0.5 (inline masks)".into());
     println!("{:<28} {:>10} {:>8}", "method", "ms/step", "ratio");
     for (label, t) in labels.iter().zip(times.iter_mut()) {
         let m = median(t);
         println!("{label:<28} {m:>10.3} {:>8.3}", m / plain);
+    }
+    println!("\nhost mask draw alone (median of {steps}):");
+    for m in ["bernoulli:0.5", "rand-k:0.5", "neuron:0.5"] {
+        let mut sampler = MaskSampler::new(m.parse().unwrap(), model.specs(), false, true).unwrap();
+        let mut rng = stream(1, Stream::Sketch);
+        let mut t: Vec<f64> = (0..steps)
+            .map(|_| {
+                let t0 = Instant::now();
+                std::hint::black_box(sampler.sample(&mut rng).unwrap());
+                t0.elapsed().as_secs_f64() * 1e3
+            })
+            .collect();
+        println!("{m:<28} {:>10.3} ms", median(&mut t));
     }
 }

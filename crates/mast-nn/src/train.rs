@@ -43,6 +43,10 @@ pub struct TrainSettings {
     /// Test images used for the per-epoch evaluation (all if absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eval_limit: Option<usize>,
+    /// Draw the weight masks of the next steps on a helper thread while the current
+    /// step runs (the same masks, in the same order, as drawing them inline).
+    #[serde(default = "default_true")]
+    pub prefetch_masks: bool,
     /// Stop each epoch after this many steps (for tests and quick looks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_steps_per_epoch: Option<usize>,
@@ -259,6 +263,84 @@ pub fn evaluate(model: &Model, p: &[Tensor<1>], set: &ImageSet, limit: Option<us
     }
 }
 
+/// Where a run's weight masks come from: drawn inline, or by a helper thread
+/// that keeps the next step's masks ready (bounded channel, same sequence).
+#[derive(Debug)]
+enum MaskSource {
+    Inline {
+        sampler: MaskSampler,
+        rng: MastRng,
+        device: Device,
+        fast_ok: bool,
+    },
+    Prefetch {
+        rx: Option<std::sync::mpsc::Receiver<Result<DeviceMasks>>>,
+        worker: Option<std::thread::JoinHandle<()>>,
+    },
+}
+
+impl MaskSource {
+    fn new(
+        sampler: MaskSampler,
+        weights: bool,
+        prefetch: bool,
+        rng: MastRng,
+        device: Device,
+        fast_ok: bool,
+    ) -> Self {
+        if !(weights && prefetch) {
+            return MaskSource::Inline {
+                sampler,
+                rng,
+                device,
+                fast_ok,
+            };
+        }
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let worker = std::thread::spawn(move || {
+            let (mut sampler, mut rng) = (sampler, rng);
+            loop {
+                let m = sampler
+                    .sample(&mut rng)
+                    .map(|m| DeviceMasks::upload(m, &device, fast_ok));
+                if tx.send(m).is_err() {
+                    break;
+                }
+            }
+        });
+        MaskSource::Prefetch {
+            rx: Some(rx),
+            worker: Some(worker),
+        }
+    }
+
+    fn next(&mut self) -> Result<DeviceMasks> {
+        match self {
+            MaskSource::Inline {
+                sampler,
+                rng,
+                device,
+                fast_ok,
+            } => Ok(DeviceMasks::upload(sampler.sample(rng)?, device, *fast_ok)),
+            MaskSource::Prefetch { rx, .. } => rx
+                .as_ref()
+                .and_then(|rx| rx.recv().ok())
+                .unwrap_or_else(|| Err(NnError::param("masks", "the mask thread stopped"))),
+        }
+    }
+}
+
+impl Drop for MaskSource {
+    fn drop(&mut self) {
+        if let MaskSource::Prefetch { rx, worker } = self {
+            drop(rx.take());
+            if let Some(w) = worker.take() {
+                let _ = w.join();
+            }
+        }
+    }
+}
+
 /// One training run of one method and seed.
 #[derive(Debug)]
 pub struct Trainer<'m> {
@@ -270,7 +352,7 @@ pub struct Trainer<'m> {
     params: Vec<Tensor<1>>,
     velocity: Vec<Option<Tensor<1>>>,
     shift: Option<Vec<Tensor<1>>>,
-    sampler: MaskSampler,
+    masks: MaskSource,
     sketch_rng: MastRng,
     data_rng: MastRng,
     step: u64,
@@ -314,7 +396,14 @@ impl<'m> Trainer<'m> {
                 .collect(),
             velocity: vec![None; specs.len()],
             shift: shift.map(|v| v.to_tensors(&cpu())),
-            sampler: MaskSampler::new(method, specs, settings.sketch_bias, !fast_ok)?,
+            masks: MaskSource::new(
+                MaskSampler::new(method, specs, settings.sketch_bias, !fast_ok)?,
+                method.masks_weights(),
+                settings.prefetch_masks,
+                stream(seed, Stream::Sketch),
+                device.clone(),
+                fast_ok,
+            ),
             sketch_rng: stream(seed, Stream::Sketch),
             data_rng: stream(seed, Stream::Data),
             step: 0,
@@ -341,8 +430,7 @@ impl<'m> Trainer<'m> {
     /// One SGD step on the minibatch `(x, y)` (`x`: `b · dim` pixels); returns the
     /// minibatch loss at the masked model.
     pub fn step(&mut self, x: &[f32], y: &[u8]) -> Result<f64> {
-        let masks = self.sampler.sample(&mut self.sketch_rng)?;
-        let masks = DeviceMasks::upload(masks, &self.device, self.fast_ok);
+        let masks = self.masks.next()?;
         let classes = *self.model.specs().last().map(|s| &s.units).unwrap_or(&2);
         let (inputs, targets) = batch_tensors(x, y, classes, &self.device);
         let mut hook = match self.method {

@@ -22,6 +22,7 @@ fn settings(epochs: usize) -> TrainSettings {
         weight_decay: 0.0,
         sketch_bias: false,
         neuron_fast: true,
+        prefetch_masks: true,
         eval_limit: None,
         max_steps_per_epoch: None,
     }
