@@ -356,7 +356,6 @@ pub struct Trainer<'m> {
     sketch_rng: MastRng,
     data_rng: MastRng,
     step: u64,
-    fast_ok: bool,
 }
 
 impl<'m> Trainer<'m> {
@@ -407,7 +406,6 @@ impl<'m> Trainer<'m> {
             sketch_rng: stream(seed, Stream::Sketch),
             data_rng: stream(seed, Stream::Data),
             step: 0,
-            fast_ok,
             device,
         })
     }
