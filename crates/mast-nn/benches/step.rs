@@ -56,7 +56,7 @@ fn main() {
         "dropout:0.5",
         "neuron:0.5",
     ];
-    println!("MLP 784-256-256-10 ({} parameters), batch {batch}, {steps} steps per method (after 5 warm-up steps), rounds interleaved", model.num_params());
+    println!("MLP 784-256-256-10 ({} parameters), batch {batch}, {steps} steps per method in 4 interleaved blocks (3 warm-up steps each)", model.num_params());
     let mut trainers: Vec<Trainer> = methods
         .iter()
         .map(|m| {
@@ -82,13 +82,19 @@ fn main() {
         Trainer::new(&model, "bernoulli:0.5".parse().unwrap(), &s, 1, None, None).unwrap()
     };
     let mut times = vec![Vec::new(); methods.len() + 2];
-    for round in 0..steps + 5 {
+    // Blocks of consecutive steps per method, the blocks interleaved across methods:
+    // while one method runs, the others' mask threads are idle (their queue is full).
+    let rounds = 4;
+    let block = steps.div_ceil(rounds) + 3;
+    for _ in 0..rounds {
         let extra = [&mut dense_neuron, &mut inline_bernoulli];
         for (k, t) in trainers.iter_mut().chain(extra).enumerate() {
-            let t0 = Instant::now();
-            t.step(&x, &y).unwrap();
-            if round >= 5 {
-                times[k].push(t0.elapsed().as_secs_f64() * 1e3);
+            for i in 0..block {
+                let t0 = Instant::now();
+                t.step(&x, &y).unwrap();
+                if i >= 3 {
+                    times[k].push(t0.elapsed().as_secs_f64() * 1e3);
+                }
             }
         }
     }
