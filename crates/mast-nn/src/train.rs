@@ -268,7 +268,7 @@ pub fn evaluate(model: &Model, p: &[Tensor<1>], set: &ImageSet, limit: Option<us
 #[derive(Debug)]
 enum MaskSource {
     Inline {
-        sampler: MaskSampler,
+        sampler: Box<MaskSampler>,
         rng: MastRng,
         device: Device,
         fast_ok: bool,
@@ -290,7 +290,7 @@ impl MaskSource {
     ) -> Self {
         if !(weights && prefetch) {
             return MaskSource::Inline {
-                sampler,
+                sampler: Box::new(sampler),
                 rng,
                 device,
                 fast_ok,
