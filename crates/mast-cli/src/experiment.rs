@@ -24,6 +24,8 @@ pub enum Experiment {
     Curves(ConfigArgs),
     /// Step size × sparsity heatmaps for Algorithms 1 and 2 (see examples/grid-a5a.toml).
     Grid(ConfigArgs),
+    /// Neural networks (burn, CPU): train each method × seed, then prune at q = 0.1…0.9.
+    NnPrune(crate::nn::NnPruneArgs),
 }
 
 /// Flags of experiments that run from a config file.
@@ -292,6 +294,7 @@ pub fn run(e: Experiment) -> Result<()> {
         Experiment::Prune(a) => prune(a),
         Experiment::Curves(a) => curves(a),
         Experiment::Grid(a) => grid(a),
+        Experiment::NnPrune(a) => crate::nn::run(a),
     }
 }
 

@@ -5,6 +5,7 @@
 
 mod erm;
 mod experiment;
+mod nn;
 mod progress;
 mod theory;
 mod train;

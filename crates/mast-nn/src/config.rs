@@ -1,0 +1,182 @@
+//! The `nn-prune` experiment's configuration (TOML). Relative paths inside a
+//! config file are relative to the file's folder.
+
+use std::path::{Path, PathBuf};
+
+use crate::data::{default_data_root, DatasetName};
+use crate::error::{NnError, Result};
+use crate::mask::Method;
+use crate::model::ArchConfig;
+use crate::prune::PruneSettings;
+use crate::train::TrainSettings;
+
+/// Where the images come from.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSection {
+    /// `mnist`, `fashion-mnist` or `digits`.
+    pub dataset: DatasetName,
+    /// The folder holding `images/` (default: `../shared/data` relative to the project root).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<PathBuf>,
+    /// Use only the first this many training images.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_limit: Option<usize>,
+}
+
+/// The shift `v`: a pre-trained model to fine-tune from (MAST's `v ≠ 0` setting).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShiftSection {
+    /// Pre-train `v` by plain training on this data set (default: the experiment's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<DatasetName>,
+    /// Epochs of pre-training.
+    #[serde(default = "default_pretrain_epochs")]
+    pub epochs: usize,
+    /// Learning rate of pre-training (default: `train.lr`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr: Option<f64>,
+    /// Use this model file (`model.bin` of an earlier run) as `v` instead of pre-training.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<PathBuf>,
+}
+
+fn default_pretrain_epochs() -> usize {
+    1
+}
+
+/// Where results go.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSection {
+    /// Run folder (default: `runs/<name>` under the current folder).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+    /// Save every trained model as `model.bin`.
+    #[serde(default = "default_true")]
+    pub save_models: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl Default for OutputSection {
+    fn default() -> Self {
+        OutputSection {
+            dir: None,
+            save_models: true,
+        }
+    }
+}
+
+/// The `nn-prune` experiment: every method × seed is trained with the same
+/// budget, then every trained model is pruned at every `q`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NnPruneConfig {
+    /// Experiment name (the default run folder is `runs/<name>`).
+    pub name: String,
+    /// Seeds: each seed fixes the initialisation, data order, masks and pruning masks.
+    pub seeds: Vec<u64>,
+    /// Methods, e.g. `["erm", "dropout:0.5", "dropconnect:0.5", "bernoulli:0.5",
+    /// "rand-k:0.5", "neuron:0.5"]` (dropout takes the DROP probability; the
+    /// others the KEEP probability or fraction).
+    pub methods: Vec<Method>,
+    /// The data.
+    pub data: DataSection,
+    /// The network.
+    #[serde(default)]
+    pub model: ArchConfig,
+    /// Optimisation, the same for every method.
+    pub train: TrainSettings,
+    /// Pruning.
+    #[serde(default)]
+    pub prune: PruneSettings,
+    /// Optional shift `v` (fine-tuning from a pre-trained model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shift: Option<ShiftSection>,
+    /// Output.
+    #[serde(default)]
+    pub output: OutputSection,
+}
+
+fn absolute(base: &Path, p: &Path) -> PathBuf {
+    let joined = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    };
+    std::path::absolute(&joined).unwrap_or(joined)
+}
+
+impl NnPruneConfig {
+    /// Parses TOML text; `path` names the file in errors.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Self> {
+        let cfg: NnPruneConfig = toml::from_str(text).map_err(|e| NnError::Config {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        Ok(cfg)
+    }
+
+    /// Reads a config file and resolves its relative paths against its folder
+    /// (and a missing data root to the project's `../shared/data`).
+    pub fn read(path: &Path) -> Result<Self> {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| NnError::io(path, "cannot read", e))?;
+        let mut cfg = Self::from_toml(&text, path)?;
+        let base = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        cfg.resolve_paths(base);
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    /// Makes every path absolute, relative to `base`; fills in the data root.
+    pub fn resolve_paths(&mut self, base: &Path) {
+        self.data.root = Some(match &self.data.root {
+            Some(r) => absolute(base, r),
+            None => default_data_root(base),
+        });
+        if let Some(d) = &self.output.dir {
+            self.output.dir = Some(absolute(base, d));
+        }
+        if let Some(s) = &mut self.shift {
+            if let Some(c) = &s.checkpoint {
+                s.checkpoint = Some(absolute(base, c));
+            }
+        }
+    }
+
+    /// Checks the values.
+    pub fn check(&self) -> Result<()> {
+        if self.name.trim().is_empty() || self.name.contains(['/', '\\']) {
+            return Err(NnError::param("name", "must be a non-empty folder name"));
+        }
+        if self.seeds.is_empty() {
+            return Err(NnError::param("seeds", "give at least one seed"));
+        }
+        if self.methods.is_empty() {
+            return Err(NnError::param("methods", "give at least one method"));
+        }
+        let mut labels: Vec<String> = self.methods.iter().map(Method::to_string).collect();
+        labels.sort();
+        if labels.windows(2).any(|w| w[0] == w[1]) {
+            return Err(NnError::param("methods", "a method is listed twice"));
+        }
+        self.train.check()?;
+        self.prune.check()
+    }
+
+    /// The data root (after [`NnPruneConfig::resolve_paths`]).
+    pub fn data_root(&self) -> PathBuf {
+        self.data
+            .root
+            .clone()
+            .unwrap_or_else(|| default_data_root(Path::new(".")))
+    }
+}

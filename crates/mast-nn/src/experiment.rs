@@ -1,0 +1,380 @@
+//! The `nn-prune` experiment: train every method × seed with the same budget,
+//! record training curves, prune every trained model at every `q`, and write the
+//! tables and a report into one run folder:
+//!
+//! ```text
+//! runs/<name>/
+//!   config.toml            the resolved configuration
+//!   runs/<method>/seed-<s>/metrics.csv, summary.json, model.bin
+//!   shift/seed-<s>/model.bin   the pre-trained v (with a [shift] section)
+//!   curves.csv             every epoch of every run
+//!   curves_summary.csv     per method and epoch: mean, std over seeds
+//!   prune.csv              q, method, seed, mask, test_accuracy, test_loss
+//!   prune_summary.csv/.md  per q and method: median, quartiles, min, max, mean
+//!   summary.json           final accuracies, pruning medians, timings
+//!   report.md              the same for people
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use mast::run::io::{write_atomic, write_json};
+
+use crate::config::NnPruneConfig;
+use crate::data::{load, TrainTest};
+use crate::error::{NnError, Result};
+use crate::mask::Method;
+use crate::model::{HostParams, Model};
+use crate::prune::prune_model;
+use crate::report::{
+    curves_csv, curves_summary_csv, metrics_csv, prune_csv, prune_stats, prune_summary_csv,
+    prune_summary_md, CurveRow, PruneRow, PruneStat, Stats,
+};
+use crate::train::{EpochMetrics, TrainSettings, Trainer};
+
+/// Per-method results.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MethodSummary {
+    /// Method label.
+    pub method: String,
+    /// Final test accuracy of each seed, in seed order.
+    pub final_test_accuracy: Vec<f64>,
+    /// Statistics of the final test accuracies.
+    pub accuracy: Stats,
+    /// Mean seconds per training step.
+    pub step_ms: f64,
+    /// Seconds of training, summed over seeds.
+    pub train_s: f64,
+}
+
+/// `summary.json` of the experiment.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ExperimentSummary {
+    /// Experiment name.
+    pub name: String,
+    /// Data set.
+    pub dataset: String,
+    /// Training and test images.
+    pub n_train: usize,
+    /// Test images.
+    pub n_test: usize,
+    /// Pixel mean and std used for normalisation.
+    pub normalisation: [f32; 2],
+    /// Network parameters.
+    pub num_params: usize,
+    /// Seeds.
+    pub seeds: Vec<u64>,
+    /// Whether a shift `v` (pre-trained model) was used.
+    pub shifted: bool,
+    /// Per-method results.
+    pub methods: Vec<MethodSummary>,
+    /// Pruning statistics per q and method.
+    pub prune: Vec<PruneStat>,
+    /// Whether pruning rescaled kept weights by 1/q.
+    pub prune_rescale: bool,
+    /// Seconds for the whole experiment.
+    pub wall_s: f64,
+}
+
+/// How to treat an existing run folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Existing {
+    /// Refuse a folder that already holds an experiment.
+    Refuse,
+    /// Replace it.
+    Replace,
+}
+
+fn label_dir(method: &Method) -> String {
+    method.to_string().replace(':', "-")
+}
+
+/// Prepares the run folder.
+fn prepare(dir: &Path, existing: Existing) -> Result<()> {
+    let marker = dir.join("summary.json");
+    let config = dir.join("config.toml");
+    if existing == Existing::Refuse && (marker.exists() || config.exists()) {
+        return Err(NnError::param(
+            "output.dir",
+            format!(
+                "{} already holds an experiment: replace it with --force or choose another --out",
+                dir.display()
+            ),
+        ));
+    }
+    for f in [
+        "summary.json",
+        "report.md",
+        "curves.csv",
+        "curves_summary.csv",
+        "prune.csv",
+        "prune_summary.csv",
+        "prune_summary.md",
+        "config.toml",
+    ] {
+        let _ = std::fs::remove_file(dir.join(f));
+    }
+    for sub in ["runs", "shift"] {
+        let p = dir.join(sub);
+        if p.is_dir() {
+            std::fs::remove_dir_all(&p).map_err(|e| NnError::io(&p, "cannot remove", e))?;
+        }
+    }
+    std::fs::create_dir_all(dir).map_err(|e| NnError::io(dir, "cannot create folder", e))
+}
+
+/// The shift `v` for `seed`: a checkpoint, or plain training on the shift data set.
+fn make_shift(
+    cfg: &NnPruneConfig,
+    model: &Model,
+    data: &TrainTest,
+    seed: u64,
+    dir: &Path,
+    log: &mut dyn FnMut(&str),
+) -> Result<Option<HostParams>> {
+    let Some(shift) = &cfg.shift else {
+        return Ok(None);
+    };
+    if let Some(path) = &shift.checkpoint {
+        let bytes = std::fs::read(path).map_err(|e| NnError::io(path, "cannot read", e))?;
+        let v = HostParams::from_bytes(&bytes, path)?;
+        v.check(model.specs(), "shift.checkpoint")?;
+        return Ok(Some(v));
+    }
+    let other;
+    let pre = match shift.dataset {
+        Some(name) if name != cfg.data.dataset => {
+            other = load(name, &cfg.data_root(), seed)?;
+            if other.train.shape != data.train.shape || other.train.classes != data.train.classes {
+                return Err(NnError::param(
+                    "shift.dataset",
+                    format!(
+                        "{} images do not fit the network of {}",
+                        name.as_str(),
+                        cfg.data.dataset.as_str()
+                    ),
+                ));
+            }
+            &other
+        }
+        _ => data,
+    };
+    let settings = TrainSettings {
+        epochs: shift.epochs,
+        lr: shift.lr.unwrap_or(cfg.train.lr),
+        ..cfg.train.clone()
+    };
+    let mut t = Trainer::new(model, Method::Erm, &settings, seed, None, None)?;
+    let rows = t.train(&pre.train, &data.test, |_| Ok(()))?;
+    let v = t.params();
+    if let Some(last) = rows.last() {
+        log(&format!(
+            "shift v (seed {seed}): {} epoch(s) of plain training on {}; test accuracy on {} {:.4}",
+            shift.epochs,
+            shift.dataset.unwrap_or(cfg.data.dataset).as_str(),
+            cfg.data.dataset.as_str(),
+            last.test_accuracy
+        ));
+    }
+    let d = dir.join("shift").join(format!("seed-{seed}"));
+    write_atomic(&d.join("model.bin"), &v.to_bytes())?;
+    Ok(Some(v))
+}
+
+/// Runs the experiment into `dir` (created if needed); `log` receives progress lines.
+pub fn run_nn_prune(
+    cfg: &NnPruneConfig,
+    dir: &Path,
+    existing: Existing,
+    log: &mut dyn FnMut(&str),
+) -> Result<ExperimentSummary> {
+    cfg.check()?;
+    let start = Instant::now();
+    prepare(dir, existing)?;
+    let config_text = toml::to_string_pretty(cfg)
+        .map_err(|e| NnError::param("config", format!("cannot serialise: {e}")))?;
+    write_atomic(&dir.join("config.toml"), config_text.as_bytes())?;
+
+    let root = cfg.data_root();
+    let mut data = load(cfg.data.dataset, &root, cfg.seeds[0])?;
+    if let Some(n) = cfg.data.train_limit {
+        data.train = data.train.head(n);
+    }
+    let model = Model::new(&cfg.model, data.train.shape, data.train.classes)?;
+    log(&format!(
+        "{}: {} train / {} test images of {}, {} parameters, {} methods × {} seeds",
+        cfg.name,
+        data.train.n,
+        data.test.n,
+        cfg.data.dataset.as_str(),
+        model.num_params(),
+        cfg.methods.len(),
+        cfg.seeds.len()
+    ));
+
+    let mut curves: Vec<CurveRow> = Vec::new();
+    let mut pruned: Vec<PruneRow> = Vec::new();
+    let mut methods = Vec::new();
+    let shifts: Vec<Option<HostParams>> = cfg
+        .seeds
+        .iter()
+        .map(|&s| make_shift(cfg, &model, &data, s, dir, log))
+        .collect::<Result<_>>()?;
+    for method in &cfg.methods {
+        let label = method.to_string();
+        let (mut finals, mut train_s, mut steps) = (Vec::new(), 0.0, 0u64);
+        for (&seed, shift) in cfg.seeds.iter().zip(&shifts) {
+            let run_dir = dir
+                .join("runs")
+                .join(label_dir(method))
+                .join(format!("seed-{seed}"));
+            let mut trainer = Trainer::new(
+                &model,
+                *method,
+                &cfg.train,
+                seed,
+                shift.as_ref(),
+                shift.as_ref(),
+            )?;
+            let mut rows_so_far: Vec<EpochMetrics> = Vec::new();
+            let rows = trainer.train(&data.train, &data.test, |row| {
+                rows_so_far.push(row.clone());
+                log(&format!(
+                    "{label} seed {seed}: epoch {:>3}  train loss {:.4}  test loss {:.4}  test acc {:.4}  [{:.1}s]",
+                    row.epoch, row.train_loss, row.test_loss, row.test_accuracy, row.wall_s
+                ));
+                write_atomic(&run_dir.join("metrics.csv"), metrics_csv(&rows_so_far).as_bytes())?;
+                Ok(())
+            })?;
+            let x = trainer.params();
+            if cfg.output.save_models {
+                write_atomic(&run_dir.join("model.bin"), &x.to_bytes())?;
+            }
+            let last = rows.last().cloned();
+            let t0 = Instant::now();
+            let results = prune_model(&model, &x, shift.as_ref(), &data.test, &cfg.prune, seed)?;
+            let prune_s = t0.elapsed().as_secs_f64();
+            if let Some(last) = &last {
+                finals.push(last.test_accuracy);
+                train_s += last.train_s;
+                write_json(
+                    &run_dir.join("summary.json"),
+                    &serde_json::json!({
+                        "method": label,
+                        "seed": seed,
+                        "steps": trainer.steps(),
+                        "final": last,
+                        "prune_s": prune_s,
+                        "prune_medians": prune_stats(&results.iter().map(|r| PruneRow {
+                            method: label.clone(), seed, result: *r }).collect::<Vec<_>>())
+                            .iter().map(|p| (p.q, p.accuracy.median)).collect::<Vec<_>>(),
+                    }),
+                )?;
+            }
+            steps += trainer.steps();
+            curves.extend(rows.into_iter().map(|metrics| CurveRow {
+                method: label.clone(),
+                seed,
+                metrics,
+            }));
+            pruned.extend(results.into_iter().map(|result| PruneRow {
+                method: label.clone(),
+                seed,
+                result,
+            }));
+            log(&format!(
+                "{label} seed {seed}: pruned {} models in {prune_s:.1}s",
+                cfg.prune.q.len() * cfg.prune.masks
+            ));
+            write_atomic(&dir.join("curves.csv"), curves_csv(&curves).as_bytes())?;
+            write_atomic(&dir.join("prune.csv"), prune_csv(&pruned).as_bytes())?;
+        }
+        methods.push(MethodSummary {
+            method: label,
+            accuracy: Stats::of(&finals),
+            final_test_accuracy: finals,
+            step_ms: 1000.0 * train_s / steps.max(1) as f64,
+            train_s,
+        });
+    }
+    let stats = prune_stats(&pruned);
+    write_atomic(
+        &dir.join("curves_summary.csv"),
+        curves_summary_csv(&curves).as_bytes(),
+    )?;
+    write_atomic(
+        &dir.join("prune_summary.csv"),
+        prune_summary_csv(&stats).as_bytes(),
+    )?;
+    write_atomic(
+        &dir.join("prune_summary.md"),
+        prune_summary_md(&stats).as_bytes(),
+    )?;
+    let summary = ExperimentSummary {
+        name: cfg.name.clone(),
+        dataset: cfg.data.dataset.as_str().into(),
+        n_train: data.train.n,
+        n_test: data.test.n,
+        normalisation: [data.mean, data.std],
+        num_params: model.num_params(),
+        seeds: cfg.seeds.clone(),
+        shifted: cfg.shift.is_some(),
+        methods,
+        prune: stats,
+        prune_rescale: cfg.prune.rescale,
+        wall_s: start.elapsed().as_secs_f64(),
+    };
+    write_json(&dir.join("summary.json"), &summary)?;
+    write_atomic(&dir.join("report.md"), report_md(cfg, &summary).as_bytes())?;
+    Ok(summary)
+}
+
+/// The default run folder: `output.dir`, else `runs/<name>`.
+pub fn default_dir(cfg: &NnPruneConfig) -> PathBuf {
+    cfg.output
+        .dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("runs").join(&cfg.name))
+}
+
+/// `report.md`: final accuracies and pruning medians.
+pub fn report_md(cfg: &NnPruneConfig, s: &ExperimentSummary) -> String {
+    let mut r = format!(
+        "# {} — MAST on neural networks\n\n{} ({} train / {} test), {} parameters, seeds {:?}, {} epochs, batch {}, lr {}, momentum {}{}.\n\n",
+        s.name,
+        s.dataset,
+        s.n_train,
+        s.n_test,
+        s.num_params,
+        s.seeds,
+        cfg.train.epochs,
+        cfg.train.batch,
+        cfg.train.lr,
+        cfg.train.momentum,
+        if s.shifted { ", fine-tuned from a pre-trained shift v" } else { "" }
+    );
+    r += "## Test accuracy after training\n\n| method | mean | std | per seed | ms/step |\n|---|---|---|---|---|\n";
+    for m in &s.methods {
+        let per: Vec<String> = m
+            .final_test_accuracy
+            .iter()
+            .map(|a| format!("{:.2}", 100.0 * a))
+            .collect();
+        r += &format!(
+            "| {} | {:.2} | {:.2} | {} | {:.2} |\n",
+            m.method,
+            100.0 * m.accuracy.mean,
+            100.0 * m.accuracy.std,
+            per.join(", "),
+            m.step_ms
+        );
+    }
+    r += &format!(
+        "\n## Pruned test accuracy (%): median [q1, q3] over seeds × {} masks\n\nA random fraction q of all weights is kept{}; {}.\n\n",
+        cfg.prune.masks,
+        if cfg.prune.rescale { ", scaled by 1/q (the Rand-K sketch)" } else { " unscaled" },
+        if cfg.prune.include_bias { "biases are pruned too" } else { "biases are kept" }
+    );
+    r += &prune_summary_md(&s.prune);
+    r
+}

@@ -1,0 +1,557 @@
+//! Training: plain SGD (optionally with momentum and weight decay) on
+//! `f(v + S(x − v))`, with the masks of the chosen [`Method`] drawn on the host.
+//!
+//! The parameters `x` are autodiff leaves; the forward pass sees
+//! `v + m ⊙ (x − v)` per tensor (`m ⊙ x` when `v = 0`), so backpropagation gives
+//! `∇_x = m ⊙ ∇f(v + m ⊙ (x − v)) = Sᵀ∇f(v + S(x − v))` — MAST's stochastic
+//! gradient. Plain training uses `m = 1`; Dropout masks activations instead.
+
+use std::time::Instant;
+
+use burn::tensor::loss::cross_entropy_with_logits;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use mast::rng::{stream, MastRng, Stream};
+
+use crate::data::{Batches, ImageSet};
+use crate::error::{NnError, Result};
+use crate::mask::{ActHook, MaskSampler, Method, ParamMask, StepMasks};
+use crate::model::{tensor_to_vec, HostParams, Model};
+
+/// Optimisation settings of one run.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainSettings {
+    /// Passes over the training set.
+    pub epochs: usize,
+    /// Minibatch size.
+    #[serde(default = "default_batch")]
+    pub batch: usize,
+    /// Learning rate γ (fixed).
+    pub lr: f64,
+    /// Heavy-ball momentum (0 for plain SGD).
+    #[serde(default)]
+    pub momentum: f64,
+    /// ℓ2 weight decay added to the gradient.
+    #[serde(default)]
+    pub weight_decay: f64,
+    /// Whether the per-weight sketches (DropConnect, Bernoulli, Rand-K) also mask biases.
+    #[serde(default)]
+    pub sketch_bias: bool,
+    /// Whether neuron-level sketches take the fast forward (MLP with `v = 0` only).
+    #[serde(default = "default_true")]
+    pub neuron_fast: bool,
+    /// Test images used for the per-epoch evaluation (all if absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval_limit: Option<usize>,
+    /// Draw the weight masks of the next steps on a helper thread while the current
+    /// step runs (the same masks, in the same order, as drawing them inline).
+    #[serde(default = "default_true")]
+    pub prefetch_masks: bool,
+    /// Stop each epoch after this many steps (for tests and quick looks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_steps_per_epoch: Option<usize>,
+}
+
+fn default_batch() -> usize {
+    128
+}
+fn default_true() -> bool {
+    true
+}
+
+impl TrainSettings {
+    /// Checks the ranges.
+    pub fn check(&self) -> Result<()> {
+        let bad = |n: &str, m: String| Err(NnError::param(n, m));
+        if self.batch == 0 {
+            return bad("train.batch", "must be ≥ 1".into());
+        }
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            return bad(
+                "train.lr",
+                format!("must be > 0 and finite, got {}", self.lr),
+            );
+        }
+        if !(0.0..1.0).contains(&self.momentum) {
+            return bad(
+                "train.momentum",
+                format!("must be in [0, 1), got {}", self.momentum),
+            );
+        }
+        if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {
+            return bad(
+                "train.weight_decay",
+                format!("must be ≥ 0, got {}", self.weight_decay),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Metrics after one epoch (epoch 0 is the initial model).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EpochMetrics {
+    /// Epoch (0 = before training).
+    pub epoch: usize,
+    /// SGD steps so far.
+    pub step: u64,
+    /// Mean minibatch loss over the epoch, at the masked model the step saw
+    /// (`f(v + S(x − v))` for MAST); NaN for epoch 0.
+    pub train_loss: f64,
+    /// Test loss of the trained model `x` (no masks).
+    pub test_loss: f64,
+    /// Test accuracy of `x`.
+    pub test_accuracy: f64,
+    /// Seconds spent in training steps so far.
+    pub train_s: f64,
+    /// Seconds since the run started (training and evaluation).
+    pub wall_s: f64,
+}
+
+/// Loss and accuracy of a model on a set.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Eval {
+    /// Mean cross-entropy.
+    pub loss: f64,
+    /// Fraction classified correctly.
+    pub accuracy: f64,
+}
+
+/// The CPU device (burn's flex backend), without autodiff.
+pub fn cpu() -> Device {
+    Device::flex()
+}
+
+/// Uploads a batch: inputs `[b, dim]` and one-hot targets `[b, classes]`.
+pub fn batch_tensors(
+    x: &[f32],
+    y: &[u8],
+    classes: usize,
+    device: &Device,
+) -> (Tensor<2>, Tensor<2>) {
+    let b = y.len();
+    let dim = x.len() / b.max(1);
+    let mut onehot = vec![0.0f32; b * classes];
+    for (i, &c) in y.iter().enumerate() {
+        onehot[i * classes + c as usize] = 1.0;
+    }
+    (
+        Tensor::from_data(TensorData::new(x.to_vec(), [b, dim]), device),
+        Tensor::from_data(TensorData::new(onehot, [b, classes]), device),
+    )
+}
+
+/// Step masks on a device.
+#[derive(Debug, Clone)]
+pub struct DeviceMasks {
+    params: Vec<Option<Tensor<1>>>,
+    fast: Option<(Vec<Tensor<1, Int>>, f32)>,
+}
+
+impl DeviceMasks {
+    /// Uploads host masks. `fast_ok` allows the neuron-level fast path.
+    pub fn upload(masks: StepMasks, device: &Device, fast_ok: bool) -> Self {
+        let fast = if fast_ok {
+            masks.fast_neurons().map(|(kept, scale)| {
+                let idx = kept
+                    .iter()
+                    .flatten()
+                    .map(|k| {
+                        let v: Vec<i64> = k.iter().map(|&u| u as i64).collect();
+                        let n = v.len();
+                        Tensor::<1, Int>::from_data(TensorData::new(v, [n]), device)
+                    })
+                    .collect();
+                (idx, scale)
+            })
+        } else {
+            None
+        };
+        let params = masks
+            .params
+            .into_iter()
+            .map(|m| match m {
+                ParamMask::Identity => None,
+                ParamMask::Dense(v) => {
+                    let n = v.len();
+                    Some(Tensor::from_data(TensorData::new(v, [n]), device))
+                }
+            })
+            .collect();
+        DeviceMasks { params, fast }
+    }
+}
+
+impl DeviceMasks {
+    /// The per-tensor dense masks (`None` where the tensor is not masked).
+    pub fn dense_tensors(&self) -> Vec<Option<Tensor<1>>> {
+        self.params.clone()
+    }
+}
+
+/// The training loss at the masked model: cross-entropy of the network with
+/// parameters `v + m ⊙ (x − v)` (`m ⊙ x` without a shift), or the neuron-level
+/// fast forward when the masks call for it.
+pub fn masked_loss(
+    model: &Model,
+    x: &[Tensor<1>],
+    shift: Option<&[Tensor<1>]>,
+    masks: &DeviceMasks,
+    hook: &mut ActHook,
+    inputs: Tensor<2>,
+    targets: Tensor<2>,
+) -> Tensor<1> {
+    let logits = match (&masks.fast, model, shift) {
+        (Some((kept, scale)), Model::Mlp(mlp), None) => mlp.forward_neuron(x, inputs, kept, *scale),
+        _ => {
+            let eff: Vec<Tensor<1>> = x
+                .iter()
+                .zip(&masks.params)
+                .enumerate()
+                .map(|(i, (p, m))| match (m, shift) {
+                    (None, _) => p.clone(),
+                    (Some(m), None) => p.clone() * m.clone(),
+                    (Some(m), Some(v)) => v[i].clone() + (p.clone() - v[i].clone()) * m.clone(),
+                })
+                .collect();
+            model.forward(&eff, inputs, hook)
+        }
+    };
+    cross_entropy_with_logits(logits, targets)
+}
+
+/// Loss and accuracy of the model with parameters `p` on the first `limit` images
+/// of `set` (all if `None`), in chunks of 1000, without masks.
+pub fn evaluate(model: &Model, p: &[Tensor<1>], set: &ImageSet, limit: Option<usize>) -> Eval {
+    let n = limit.unwrap_or(set.n).min(set.n);
+    let d = set.dim();
+    let device = p.first().map(|t| t.device()).unwrap_or_else(cpu);
+    let (mut loss, mut correct) = (0.0f64, 0usize);
+    let mut start = 0;
+    while start < n {
+        let end = (start + 1000).min(n);
+        let b = end - start;
+        let x = Tensor::<2>::from_data(
+            TensorData::new(set.pixels[start * d..end * d].to_vec(), [b, d]),
+            &device,
+        );
+        let logp =
+            burn::tensor::activation::log_softmax(model.forward(p, x, &mut ActHook::none()), 1);
+        let k = logp.dims()[1];
+        let lp = tensor_to_vec(logp);
+        for (i, row) in lp.chunks_exact(k).enumerate() {
+            let y = set.labels[start + i] as usize;
+            loss -= row[y] as f64;
+            let arg = row
+                .iter()
+                .enumerate()
+                .fold((0, f32::NEG_INFINITY), |best, (j, &v)| {
+                    if v > best.1 {
+                        (j, v)
+                    } else {
+                        best
+                    }
+                })
+                .0;
+            correct += usize::from(arg == y);
+        }
+        start = end;
+    }
+    Eval {
+        loss: loss / n.max(1) as f64,
+        accuracy: correct as f64 / n.max(1) as f64,
+    }
+}
+
+/// Where a run's weight masks come from: drawn inline, or by a helper thread
+/// that keeps the next step's masks ready (bounded channel, same sequence).
+#[derive(Debug)]
+enum MaskSource {
+    Inline {
+        sampler: Box<MaskSampler>,
+        rng: MastRng,
+        device: Device,
+        fast_ok: bool,
+    },
+    Prefetch {
+        rx: Option<std::sync::mpsc::Receiver<Result<DeviceMasks>>>,
+        worker: Option<std::thread::JoinHandle<()>>,
+    },
+}
+
+impl MaskSource {
+    fn new(
+        sampler: MaskSampler,
+        weights: bool,
+        prefetch: bool,
+        rng: MastRng,
+        device: Device,
+        fast_ok: bool,
+    ) -> Self {
+        if !(weights && prefetch) {
+            return MaskSource::Inline {
+                sampler: Box::new(sampler),
+                rng,
+                device,
+                fast_ok,
+            };
+        }
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let worker = std::thread::spawn(move || {
+            let (mut sampler, mut rng) = (sampler, rng);
+            loop {
+                let m = sampler
+                    .sample(&mut rng)
+                    .map(|m| DeviceMasks::upload(m, &device, fast_ok));
+                if tx.send(m).is_err() {
+                    break;
+                }
+            }
+        });
+        MaskSource::Prefetch {
+            rx: Some(rx),
+            worker: Some(worker),
+        }
+    }
+
+    fn next(&mut self) -> Result<DeviceMasks> {
+        match self {
+            MaskSource::Inline {
+                sampler,
+                rng,
+                device,
+                fast_ok,
+            } => Ok(DeviceMasks::upload(sampler.sample(rng)?, device, *fast_ok)),
+            MaskSource::Prefetch { rx, .. } => rx
+                .as_ref()
+                .and_then(|rx| rx.recv().ok())
+                .unwrap_or_else(|| Err(NnError::param("masks", "the mask thread stopped"))),
+        }
+    }
+}
+
+impl Drop for MaskSource {
+    fn drop(&mut self) {
+        if let MaskSource::Prefetch { rx, worker } = self {
+            drop(rx.take());
+            if let Some(w) = worker.take() {
+                let _ = w.join();
+            }
+        }
+    }
+}
+
+/// One training run of one method and seed.
+#[derive(Debug)]
+pub struct Trainer<'m> {
+    model: &'m Model,
+    method: Method,
+    settings: TrainSettings,
+    name: String,
+    device: Device,
+    params: Vec<Tensor<1>>,
+    velocity: Vec<Option<Tensor<1>>>,
+    shift: Option<Vec<Tensor<1>>>,
+    masks: MaskSource,
+    sketch_rng: MastRng,
+    data_rng: MastRng,
+    step: u64,
+}
+
+impl<'m> Trainer<'m> {
+    /// A run of `method` on `model` with seed `seed`: `x⁰ = init` (or the seeded
+    /// default initialisation, stream `Init`), shift `v = shift` (or 0).
+    pub fn new(
+        model: &'m Model,
+        method: Method,
+        settings: &TrainSettings,
+        seed: u64,
+        init: Option<&HostParams>,
+        shift: Option<&HostParams>,
+    ) -> Result<Self> {
+        settings.check()?;
+        let specs = model.specs();
+        let device = cpu().autodiff();
+        let x0 = match init {
+            Some(p) => {
+                p.check(specs, "init")?;
+                p.clone()
+            }
+            None => model.init(&mut stream(seed, Stream::Init)),
+        };
+        if let Some(v) = shift {
+            v.check(specs, "shift")?;
+        }
+        let fast_ok = settings.neuron_fast && shift.is_none() && matches!(model, Model::Mlp(_));
+        Ok(Trainer {
+            model,
+            method,
+            settings: settings.clone(),
+            name: format!("{method} seed {seed}"),
+            params: x0
+                .to_tensors(&device)
+                .into_iter()
+                .map(|t| t.require_grad())
+                .collect(),
+            velocity: vec![None; specs.len()],
+            shift: shift.map(|v| v.to_tensors(&cpu())),
+            masks: MaskSource::new(
+                MaskSampler::new(method, specs, settings.sketch_bias, !fast_ok)?,
+                method.masks_weights(),
+                settings.prefetch_masks,
+                stream(seed, Stream::Sketch),
+                device.clone(),
+                fast_ok,
+            ),
+            sketch_rng: stream(seed, Stream::Sketch),
+            data_rng: stream(seed, Stream::Data),
+            step: 0,
+            device,
+        })
+    }
+
+    /// The current parameters `x` (without autodiff).
+    pub fn param_tensors(&self) -> Vec<Tensor<1>> {
+        self.params.iter().map(|p| p.clone().inner()).collect()
+    }
+
+    /// The current parameters on the host.
+    pub fn params(&self) -> HostParams {
+        HostParams::from_tensors(&self.param_tensors())
+    }
+
+    /// Steps taken.
+    pub fn steps(&self) -> u64 {
+        self.step
+    }
+
+    /// One SGD step on the minibatch `(x, y)` (`x`: `b · dim` pixels); returns the
+    /// minibatch loss at the masked model.
+    pub fn step(&mut self, x: &[f32], y: &[u8]) -> Result<f64> {
+        let masks = self.masks.next()?;
+        let classes = *self.model.specs().last().map(|s| &s.units).unwrap_or(&2);
+        let (inputs, targets) = batch_tensors(x, y, classes, &self.device);
+        let mut hook = match self.method {
+            Method::Dropout { drop_prob } => ActHook::dropout(drop_prob, &mut self.sketch_rng),
+            _ => ActHook::none(),
+        };
+        let loss = masked_loss(
+            self.model,
+            &self.params,
+            self.shift.as_deref(),
+            &masks,
+            &mut hook,
+            inputs,
+            targets,
+        );
+        let grads = loss.backward();
+        let value = loss.inner().into_scalar::<f64>();
+        self.step += 1;
+        if !value.is_finite() {
+            return Err(NnError::Diverged {
+                run: self.name.clone(),
+                epoch: 0,
+                step: self.step,
+                loss: value,
+            });
+        }
+        let (lr, mom, wd) = (
+            self.settings.lr,
+            self.settings.momentum,
+            self.settings.weight_decay,
+        );
+        for (p, vel) in self.params.iter_mut().zip(self.velocity.iter_mut()) {
+            let Some(mut g) = p.grad(&grads) else {
+                continue;
+            };
+            let x = p.clone().inner();
+            if wd > 0.0 {
+                g = g + x.clone().mul_scalar(wd);
+            }
+            let d = if mom > 0.0 {
+                let v = match vel.take() {
+                    Some(v) => v.mul_scalar(mom) + g,
+                    None => g,
+                };
+                *vel = Some(v.clone());
+                v
+            } else {
+                g
+            };
+            *p = (x - d.mul_scalar(lr)).autodiff().require_grad();
+        }
+        Ok(value)
+    }
+
+    /// Trains for `settings.epochs` epochs on `train`, evaluating on `test` after
+    /// each epoch (and before the first); `on_epoch` sees every row as it is made
+    /// (to write it to disk). A non-finite loss stops the run with
+    /// [`NnError::Diverged`] after `on_epoch` has seen the rows so far.
+    pub fn train(
+        &mut self,
+        train: &ImageSet,
+        test: &ImageSet,
+        mut on_epoch: impl FnMut(&EpochMetrics) -> Result<()>,
+    ) -> Result<Vec<EpochMetrics>> {
+        let start = Instant::now();
+        let mut rows = Vec::new();
+        let limit = self.settings.eval_limit;
+        let e0 = evaluate(self.model, &self.param_tensors(), test, limit);
+        let row = EpochMetrics {
+            epoch: 0,
+            step: 0,
+            train_loss: f64::NAN,
+            test_loss: e0.loss,
+            test_accuracy: e0.accuracy,
+            train_s: 0.0,
+            wall_s: start.elapsed().as_secs_f64(),
+        };
+        on_epoch(&row)?;
+        rows.push(row);
+        let mut batches = Batches::new(train.n, self.settings.batch)?;
+        let (mut xb, mut yb) = (Vec::new(), Vec::new());
+        let mut train_s = 0.0;
+        for epoch in 1..=self.settings.epochs {
+            let t0 = Instant::now();
+            let (mut sum, mut count) = (0.0, 0usize);
+            let mut rng = self.data_rng.clone();
+            let order: Vec<Vec<usize>> = batches.epoch(&mut rng).map(<[usize]>::to_vec).collect();
+            self.data_rng = rng;
+            let max = self.settings.max_steps_per_epoch.unwrap_or(usize::MAX);
+            for rows_idx in order.iter().take(max) {
+                train.gather(rows_idx, &mut xb, &mut yb);
+                match self.step(&xb, &yb) {
+                    Ok(l) => {
+                        sum += l;
+                        count += 1;
+                    }
+                    Err(NnError::Diverged {
+                        run, step, loss, ..
+                    }) => {
+                        return Err(NnError::Diverged {
+                            run,
+                            epoch,
+                            step,
+                            loss,
+                        });
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            train_s += t0.elapsed().as_secs_f64();
+            let e = evaluate(self.model, &self.param_tensors(), test, limit);
+            let row = EpochMetrics {
+                epoch,
+                step: self.step,
+                train_loss: sum / count.max(1) as f64,
+                test_loss: e.loss,
+                test_accuracy: e.accuracy,
+                train_s,
+                wall_s: start.elapsed().as_secs_f64(),
+            };
+            on_epoch(&row)?;
+            rows.push(row);
+        }
+        Ok(rows)
+    }
+}

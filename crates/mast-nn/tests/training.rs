@@ -1,0 +1,339 @@
+//! Training: same seed ⇒ bit-identical metrics and parameters (acceptance 4),
+//! learning on tiny synthetic data, divergence, pruning, and the nn-prune
+//! experiment end to end on a tiny synthetic IDX data root.
+
+mod common;
+
+use common::*;
+use mast_nn::config::NnPruneConfig;
+use mast_nn::experiment::{run_nn_prune, Existing};
+use mast_nn::mask::Method;
+use mast_nn::model::{ArchConfig, HostParams, Model};
+use mast_nn::prune::{prune_model, pruned_params, PruneSettings};
+use mast_nn::train::{EpochMetrics, TrainSettings, Trainer};
+use mast_nn::NnError;
+
+fn settings(epochs: usize) -> TrainSettings {
+    TrainSettings {
+        epochs,
+        batch: 16,
+        lr: 0.05,
+        momentum: 0.9,
+        weight_decay: 0.0,
+        sketch_bias: false,
+        neuron_fast: true,
+        prefetch_masks: true,
+        eval_limit: None,
+        max_steps_per_epoch: None,
+    }
+}
+
+fn run(model: &Model, method: &str, seed: u64, epochs: usize) -> (Vec<EpochMetrics>, HostParams) {
+    let train = synthetic_set(96, 6, 6, 3, 1);
+    let test = synthetic_set(30, 6, 6, 3, 2);
+    let mut t = Trainer::new(
+        model,
+        method.parse().unwrap(),
+        &settings(epochs),
+        seed,
+        None,
+        None,
+    )
+    .unwrap();
+    let rows = t.train(&train, &test, |_| Ok(())).unwrap();
+    (rows, t.params())
+}
+
+fn bits(rows: &[EpochMetrics]) -> Vec<[u64; 3]> {
+    rows.iter()
+        .map(|r| {
+            [
+                r.train_loss.to_bits(),
+                r.test_loss.to_bits(),
+                r.test_accuracy.to_bits(),
+            ]
+        })
+        .collect()
+}
+
+#[test]
+fn same_seed_gives_identical_metrics_and_parameters() {
+    let mlp = Model::new(
+        &ArchConfig::Mlp {
+            hidden: vec![16, 8],
+        },
+        [1, 6, 6],
+        3,
+    )
+    .unwrap();
+    for method in [
+        "erm",
+        "dropout:0.3",
+        "dropconnect:0.6",
+        "bernoulli:0.5",
+        "rand-k:0.5",
+        "neuron:0.5",
+    ] {
+        let (a, pa) = run(&mlp, method, 7, 2);
+        let (b, pb) = run(&mlp, method, 7, 2);
+        assert_eq!(
+            bits(&a),
+            bits(&b),
+            "{method}: metrics differ between identical runs"
+        );
+        assert_eq!(pa, pb, "{method}: parameters differ between identical runs");
+        let (c, _) = run(&mlp, method, 8, 2);
+        assert_ne!(
+            bits(&a),
+            bits(&c),
+            "{method}: another seed should change the run"
+        );
+    }
+    let cnn = Model::new(
+        &ArchConfig::Cnn {
+            channels: [2, 3],
+            fc: 8,
+        },
+        [1, 6, 6],
+        3,
+    )
+    .unwrap();
+    let (a, _) = run(&cnn, "bernoulli:0.5", 3, 1);
+    let (b, _) = run(&cnn, "bernoulli:0.5", 3, 1);
+    assert_eq!(bits(&a), bits(&b));
+}
+
+#[test]
+fn every_method_and_network_learns_the_synthetic_task() {
+    let mlp = Model::new(&ArchConfig::Mlp { hidden: vec![16] }, [1, 6, 6], 3).unwrap();
+    for method in [
+        "erm",
+        "dropout:0.3",
+        "dropconnect:0.7",
+        "bernoulli:0.7",
+        "rand-k:0.7",
+        "neuron:0.7",
+    ] {
+        let (rows, _) = run(&mlp, method, 1, 4);
+        let (first, last) = (&rows[0], rows.last().unwrap());
+        assert!(
+            last.test_accuracy >= 0.9,
+            "{method}: accuracy {} after training",
+            last.test_accuracy
+        );
+        assert!(
+            last.test_loss < first.test_loss,
+            "{method}: test loss did not fall"
+        );
+        assert_eq!(last.step, 4 * 6);
+    }
+    for arch in [
+        ArchConfig::Cnn {
+            channels: [4, 4],
+            fc: 8,
+        },
+        ArchConfig::ResNet {
+            channels: vec![4, 4],
+        },
+    ] {
+        let m = Model::new(&arch, [1, 6, 6], 3).unwrap();
+        let (rows, _) = run(&m, "erm", 1, 15);
+        assert!(
+            rows.last().unwrap().test_accuracy >= 0.9,
+            "{arch:?}: {rows:?}"
+        );
+    }
+}
+
+#[test]
+fn divergence_stops_with_a_clear_error_and_keeps_the_rows() {
+    let m = Model::new(&ArchConfig::Mlp { hidden: vec![16] }, [1, 6, 6], 3).unwrap();
+    let train = synthetic_set(96, 6, 6, 3, 1);
+    let mut s = settings(3);
+    s.lr = 1e6;
+    s.momentum = 0.0;
+    let mut t = Trainer::new(&m, Method::Erm, &s, 1, None, None).unwrap();
+    let mut seen = 0;
+    let e = t.train(&train, &train, |_| {
+        seen += 1;
+        Ok(())
+    });
+    match e {
+        Err(NnError::Diverged { epoch, loss, .. }) => {
+            assert!(!loss.is_finite());
+            assert!(epoch >= 1);
+            assert!(
+                seen >= 1,
+                "the epoch-0 row was handed out before the failure"
+            );
+        }
+        other => panic!("expected divergence, got {other:?}"),
+    }
+    let mut bad = settings(1);
+    bad.lr = -1.0;
+    assert!(Trainer::new(&m, Method::Erm, &bad, 1, None, None).is_err());
+}
+
+#[test]
+fn pruning_keeps_the_right_fraction_and_is_paired_across_models() {
+    let m = Model::new(&ArchConfig::Mlp { hidden: vec![10] }, [1, 6, 6], 3).unwrap();
+    let x = m.init(&mut mast::rng::stream(1, mast::rng::Stream::Init));
+    let d = 36 * 10 + 10 * 3;
+    let sketch = mast::sketch::RandK::with_fraction(d, 0.3).unwrap();
+    let mut draw = mast::sketch::SketchDraw::new();
+    mast::sketch::Sketch::draw(
+        &sketch,
+        &mut mast::rng::stream(1, mast::rng::Stream::Prune),
+        &mut draw,
+    );
+    for rescale in [false, true] {
+        let p = pruned_params(&m, &x, None, &draw, rescale, false);
+        let nonzero: usize = [0, 2]
+            .iter()
+            .map(|&i| p.values[i].iter().filter(|&&v| v != 0.0).count())
+            .sum();
+        assert_eq!(nonzero, 117, "round(0.3 · 390) weights kept");
+        assert_eq!(p.values[1], x.values[1], "biases untouched");
+        let c = if rescale { 390.0 / 117.0 } else { 1.0 };
+        for (a, b) in p.values[0].iter().zip(&x.values[0]) {
+            assert!(*a == 0.0 || (a - c * b).abs() < 1e-6);
+        }
+    }
+    // With a shift, dropped entries fall back to v.
+    let v = m.init(&mut mast::rng::stream(2, mast::rng::Stream::Init));
+    let p = pruned_params(&m, &x, Some(&v), &draw, false, false);
+    let back_to_v = p.values[0]
+        .iter()
+        .zip(&v.values[0])
+        .filter(|(a, b)| a == b)
+        .count();
+    assert!(back_to_v >= 360 - 117);
+    let test = synthetic_set(30, 6, 6, 3, 2);
+    let s = PruneSettings {
+        q: vec![0.2, 1.0],
+        masks: 3,
+        ..Default::default()
+    };
+    let r1 = prune_model(&m, &x, None, &test, &s, 5).unwrap();
+    let r2 = prune_model(&m, &x, None, &test, &s, 5).unwrap();
+    assert_eq!(r1, r2);
+    assert_eq!(r1.len(), 6);
+    assert!(
+        r1[3..]
+            .iter()
+            .all(|r| r.test_accuracy == r1[3].test_accuracy),
+        "q = 1 keeps everything"
+    );
+    assert!(prune_model(
+        &m,
+        &x,
+        None,
+        &test,
+        &PruneSettings {
+            q: vec![1.5],
+            ..Default::default()
+        },
+        5
+    )
+    .is_err());
+}
+
+#[test]
+fn nn_prune_experiment_writes_its_run_folder() {
+    let dir = temp_dir("experiment");
+    synthetic_mnist_root(&dir, 120, 40, 6);
+    let cfg_text = format!(
+        r#"
+name = "tiny"
+seeds = [1, 2]
+methods = ["erm", "dropout:0.2", "bernoulli:0.7", "neuron:0.7"]
+
+[data]
+dataset = "mnist"
+root = "{root}"
+
+[model]
+arch = "mlp"
+hidden = [12]
+
+[train]
+epochs = 2
+batch = 16
+lr = 0.05
+momentum = 0.9
+
+[prune]
+q = [0.3, 0.7]
+masks = 2
+
+[shift]
+epochs = 1
+"#,
+        root = dir.display()
+    );
+    let cfg_path = dir.join("tiny.toml");
+    std::fs::write(&cfg_path, &cfg_text).unwrap();
+    let cfg = NnPruneConfig::read(&cfg_path).unwrap();
+    let out = dir.join("runs").join("tiny");
+    let mut lines = Vec::new();
+    let summary = run_nn_prune(&cfg, &out, Existing::Refuse, &mut |l: &str| {
+        lines.push(l.to_string())
+    })
+    .unwrap();
+    assert_eq!(summary.methods.len(), 4);
+    assert!(summary.shifted);
+    for f in [
+        "config.toml",
+        "summary.json",
+        "report.md",
+        "curves.csv",
+        "curves_summary.csv",
+        "prune.csv",
+        "prune_summary.csv",
+        "prune_summary.md",
+        "runs/bernoulli-0.7/seed-2/metrics.csv",
+        "runs/bernoulli-0.7/seed-2/summary.json",
+        "runs/bernoulli-0.7/seed-2/model.bin",
+        "shift/seed-1/model.bin",
+    ] {
+        assert!(out.join(f).exists(), "{f} missing");
+    }
+    let prune = std::fs::read_to_string(out.join("prune.csv")).unwrap();
+    assert!(prune.starts_with("q,method,seed,mask,test_accuracy"));
+    assert_eq!(prune.lines().count(), 1 + 4 * 2 * 2 * 2);
+    let curves = std::fs::read_to_string(out.join("curves.csv")).unwrap();
+    assert_eq!(curves.lines().count(), 1 + 4 * 2 * 3);
+    let model_bytes = std::fs::read(out.join("runs/erm/seed-1/model.bin")).unwrap();
+    let p = HostParams::from_bytes(&model_bytes, &out).unwrap();
+    assert_eq!(p.values.len(), 4);
+    // The resolved config reads back.
+    let again = NnPruneConfig::read(&out.join("config.toml")).unwrap();
+    assert_eq!(again.methods, cfg.methods);
+    // A second run refuses the folder unless told to replace it.
+    let e = run_nn_prune(&cfg, &out, Existing::Refuse, &mut |_: &str| {}).unwrap_err();
+    assert!(e.to_string().contains("--force"), "{e}");
+}
+
+#[test]
+fn config_errors_are_clear() {
+    let p = std::path::Path::new("bad.toml");
+    let base = r#"name = "x"
+seeds = [1]
+methods = ["erm"]
+[data]
+dataset = "mnist"
+[train]
+epochs = 1
+lr = 0.1
+"#;
+    assert!(NnPruneConfig::from_toml(base, p).unwrap().check().is_ok());
+    let e = NnPruneConfig::from_toml(&base.replace("\"erm\"", "\"bernoulli:2\""), p).unwrap_err();
+    assert!(e.to_string().contains("bernoulli:2"), "{e}");
+    let e = NnPruneConfig::from_toml(&base.replace("mnist", "cifar"), p).unwrap_err();
+    assert!(e.to_string().contains("bad.toml"), "{e}");
+    let e = NnPruneConfig::from_toml(&base.replace("lr = 0.1", "lr = 0.1\nlearning_rate = 1"), p)
+        .unwrap_err();
+    assert!(e.to_string().contains("learning_rate"), "{e}");
+    let c = NnPruneConfig::from_toml(&base.replace("[1]", "[]"), p).unwrap();
+    assert!(c.check().is_err());
+}
