@@ -52,7 +52,7 @@ fn run(mut c: Command) -> Output {
 }
 
 /// The shared flags of a distributed run on the shipped a5a data.
-fn train_args(out: &Path, m: usize, extra: &[&str]) -> Vec<String> {
+fn train_args(out: &Path, m: usize, steps: u64, extra: &[&str]) -> Vec<String> {
     let mut a: Vec<String> = [
         "train",
         "--train",
@@ -64,7 +64,7 @@ fn train_args(out: &Path, m: usize, extra: &[&str]) -> Vec<String> {
         "--nodes",
         &m.to_string(),
         "--steps",
-        "300",
+        &steps.to_string(),
         "--eval-every",
         "25",
         "--seed",
@@ -111,11 +111,11 @@ fn compare(m: usize, name: &str, extra: &[&str]) {
     let ip = tmp(&format!("{name}-{m}-inprocess"));
     let mp = tmp(&format!("{name}-{m}-mpi"));
     let mut c = Command::new(mast());
-    c.args(train_args(&ip, m, extra));
+    c.args(train_args(&ip, m, 300, extra));
     run(c);
     let mut c = mpirun(m);
     c.arg(mast())
-        .args(train_args(&mp, m, extra))
+        .args(train_args(&mp, m, 300, extra))
         .args(["--engine", "mpi"]);
     let out = run(c);
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -252,8 +252,13 @@ fn wait_within(child: &mut Child, limit: Duration) -> (std::process::ExitStatus,
 fn long_run(out: &Path, m: usize) -> Command {
     let mut c = mpirun(m);
     c.arg(mast())
-        .args(train_args(out, m, &["--sketch", &format!("perm-k:{m}")]))
-        .args(["--engine", "mpi", "--steps", "100000000"])
+        .args(train_args(
+            out,
+            m,
+            100_000_000,
+            &["--sketch", &format!("perm-k:{m}")],
+        ))
+        .args(["--engine", "mpi"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     c

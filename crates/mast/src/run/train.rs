@@ -496,6 +496,7 @@ fn reference_point<O: Objective>(
     }))
 }
 
+#[allow(clippy::too_many_arguments)] // the job's parts, each used once
 fn run_job<O: Objective + 'static>(
     checked: &CheckedTrain,
     f: &O,
