@@ -45,7 +45,7 @@ use crate::objective::{LeastSquares, LogisticRegression, Objective};
 pub const RANK_PLACEHOLDER: &str = "{rank}";
 
 /// Runs the configured Algorithm 2 job on this rank. Rank 0 returns the report
-/// of the run (as [`super::train`] does); the other ranks return `None` once
+/// of the run (as [`super::train()`] does); the other ranks return `None` once
 /// rank 0 has stopped them.
 ///
 /// An error on rank r ≥ 1, or on rank 0 before the nodes are released
