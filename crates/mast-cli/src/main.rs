@@ -5,6 +5,8 @@
 
 mod erm;
 mod experiment;
+#[cfg(feature = "mpi")]
+mod mpi;
 mod nn;
 mod progress;
 mod theory;

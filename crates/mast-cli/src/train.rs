@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use mast::run::config::{DataConfig, Lambda, StepSetting, TrainConfig};
-use mast::run::{train, FolderMode, Observer};
+use mast::run::{train, FolderMode, Observer, TrainReport};
 use mast::sketch::SketchSpec;
 
 use crate::progress::Progress;
@@ -54,6 +54,10 @@ pub struct TrainArgs {
     /// Algorithm 2: sharding of the samples among nodes: iid, by-label, dirichlet:ALPHA.
     #[arg(long)]
     sharding: Option<String>,
+    /// Algorithm 2's engine: in-process (threads) or mpi (one node per rank, under
+    /// `mpirun -np M`; needs a build with `--features mpi`). Implies --method distributed.
+    #[arg(long)]
+    engine: Option<String>,
     /// Algorithm 3: number N of fixed sketches.
     #[arg(long)]
     n_sketches: Option<usize>,
@@ -176,6 +180,12 @@ pub(crate) fn build_config(a: &TrainArgs) -> Result<(TrainConfig, FolderMode)> {
     if let Some(v) = &a.sharding {
         cfg.distributed.sharding = v.parse()?;
     }
+    if let Some(v) = &a.engine {
+        cfg.distributed.engine = v.clone();
+        if a.method.is_none() {
+            cfg.algorithm.method = "distributed".into();
+        }
+    }
     if let Some(v) = a.n_sketches {
         cfg.algorithm.n_sketches = Some(v);
     }
@@ -240,10 +250,20 @@ pub(crate) fn build_config(a: &TrainArgs) -> Result<(TrainConfig, FolderMode)> {
 /// Runs `mast train`.
 pub fn run(args: TrainArgs) -> Result<()> {
     let (cfg, mode) = build_config(&args)?;
+    #[cfg(feature = "mpi")]
+    if cfg.distributed.engine == "mpi" {
+        return crate::mpi::run(cfg, mode, args.quiet);
+    }
     let checked = cfg.check()?;
     let mut progress = Progress::new(args.quiet);
     let mut observers: [&mut dyn Observer; 1] = [&mut progress];
     let report = train(&checked, &mut observers, mode)?;
+    print_report(&report);
+    Ok(())
+}
+
+/// Prints the end-of-run report of `mast train`.
+pub(crate) fn print_report(report: &TrainReport) {
     let s = &report.summary;
     let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4}"));
     println!("run folder     {}", report.dir.display());
@@ -294,6 +314,11 @@ pub fn run(args: TrainArgs) -> Result<()> {
             t.floats_down_per_round(),
             t.bytes_per_round()
         );
+        if let Some(b) = t.mpi_bytes {
+            println!(
+                "mpi            {:.0} bytes per round actually crossed between ranks",
+                b as f64 / t.rounds.max(1) as f64
+            );
+        }
     }
-    Ok(())
 }

@@ -12,11 +12,16 @@
 //! - [`InProcess`] (the default): the nodes live in this process and run in
 //!   parallel on rayon threads; every node's computation is deterministic, so the
 //!   results are bit-identical whatever the thread count.
-//! - An MPI engine (cargo feature `mpi`) implements the same trait across processes.
+//! - [`MpiEngine`] (cargo feature `mpi`): the same trait across processes, one
+//!   node per MPI rank; only the sketched pieces travel.
 
 mod in_process;
+#[cfg(feature = "mpi")]
+pub mod mpi;
 mod node;
 
+#[cfg(feature = "mpi")]
+pub use self::mpi::{MpiEngine, MpiWorld};
 pub use in_process::InProcess;
 pub use node::Node;
 
@@ -55,6 +60,11 @@ pub struct Traffic {
     pub floats_up: u64,
     /// Scalars returned by nodes (loss and sample count, one pair per node per round).
     pub scalars_up: u64,
+    /// Payload bytes that actually crossed between processes (the MPI engine
+    /// only: node 0's piece stays in rank 0, headers are included, MPI's own
+    /// envelopes are not). `None` for the in-process engine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mpi_bytes: Option<u64>,
 }
 
 impl Traffic {

@@ -506,10 +506,11 @@ impl TrainConfig {
             }
             match dc.engine.as_str() {
                 "in-process" => {}
+                "mpi" if cfg!(feature = "mpi") => {}
                 "mpi" => {
                     return Err(MastError::param(
                         "distributed.engine",
-                        "the mpi engine runs under `mpirun ... mast train --engine mpi` (cargo feature `mpi`)",
+                        "this mast was built without MPI: rebuild with `cargo build --release -p mast-cli --features mpi` (needs libopenmpi-dev), then run `mpirun -np M mast train --engine mpi ...`",
                     ))
                 }
                 other => {

@@ -6,6 +6,8 @@ mod executor;
 mod inspect;
 pub mod io;
 mod metrics;
+#[cfg(feature = "mpi")]
+pub mod mpi_train;
 mod observer;
 mod rate;
 pub mod train;

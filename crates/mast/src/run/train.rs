@@ -17,7 +17,7 @@ use crate::algorithm::{
     Solver, StepSize,
 };
 use crate::data::{load_libsvm_pair, split::holdout, Dataset};
-use crate::engine::{InProcess, Traffic};
+use crate::engine::{Engine, InProcess, Traffic};
 use crate::error::{MastError, Result};
 use crate::linalg::{dot, SymMatrix};
 use crate::objective::{LeastSquares, LogisticRegression, Objective, Quadratic, Shift};
@@ -145,14 +145,41 @@ pub fn train(
     observers: &mut [&mut dyn Observer],
     mode: FolderMode,
 ) -> Result<TrainReport> {
+    if checked.method == Method::Distributed && checked.config.distributed.engine == "mpi" {
+        return Err(MastError::param(
+            "distributed.engine",
+            "the mpi engine runs under `mpirun -np M mast train --engine mpi ...` (mast::run::mpi_train)",
+        ));
+    }
+    let mut job = || {
+        train_inner(
+            checked,
+            Loaded::load(checked)?,
+            observers,
+            mode,
+            EngineChoice::InProcess,
+        )
+    };
     match checked.config.threads {
         Some(t) => rayon::ThreadPoolBuilder::new()
             .num_threads(t)
             .build()
             .map_err(|e| MastError::param("threads", e.to_string()))?
-            .install(|| train_inner(checked, observers, mode)),
-        None => train_inner(checked, observers, mode),
+            .install(job),
+        None => job(),
     }
+}
+
+/// Which engine moves Algorithm 2's pieces.
+pub(crate) enum EngineChoice {
+    /// All nodes in this process ([`InProcess`]).
+    InProcess,
+    /// Node 0 here, the others on MPI ranks 1..M running `engine::mpi::serve`.
+    #[cfg(feature = "mpi")]
+    Mpi {
+        /// The nodes' rows of the training set (None: the configured sharding).
+        shards: Option<Vec<Vec<usize>>>,
+    },
 }
 
 fn prepare_folder(dir: &Path, mode: FolderMode) -> Result<Option<Checkpoint>> {
@@ -217,12 +244,13 @@ impl Loaded {
     }
 }
 
-fn train_inner(
+pub(crate) fn train_inner(
     checked: &CheckedTrain,
+    loaded: Loaded,
     observers: &mut [&mut dyn Observer],
     mode: FolderMode,
+    engine: EngineChoice,
 ) -> Result<TrainReport> {
-    let loaded = Loaded::load(checked)?;
     let (sets, lambda) = (loaded.sets(), loaded.lambda);
     match checked.loss {
         LossKind::Logistic => run_job(
@@ -233,6 +261,7 @@ fn train_inner(
             sets,
             observers,
             mode,
+            engine,
         ),
         LossKind::LeastSquares => run_job(
             checked,
@@ -242,6 +271,7 @@ fn train_inner(
             sets,
             observers,
             mode,
+            engine,
         ),
     }
 }
@@ -315,6 +345,17 @@ pub(crate) fn build_solver<O: Objective + 'static>(
     make: &impl Fn(Arc<Dataset>) -> Result<O>,
     d: usize,
 ) -> Result<Built<O>> {
+    build_solver_with(checked, step_size, sets, make, d, EngineChoice::InProcess)
+}
+
+fn build_solver_with<O: Objective + 'static>(
+    checked: &CheckedTrain,
+    step_size: StepSize,
+    sets: Sets<'_>,
+    make: &impl Fn(Arc<Dataset>) -> Result<O>,
+    d: usize,
+    choice: EngineChoice,
+) -> Result<Built<O>> {
     let cfg = &checked.config;
     let (variant, seed) = (checked.variant, cfg.seed);
     Ok(match checked.method {
@@ -348,19 +389,34 @@ pub(crate) fn build_solver<O: Objective + 'static>(
         },
         Method::Distributed => {
             let dc = &cfg.distributed;
-            let shards = dc.sharding.split(sets.train, dc.nodes, seed)?;
-            let engine = InProcess::from_shards(
-                sets.train,
-                &shards,
-                |s| make(Arc::new(s)),
-                &vec![0.0; d],
-                variant,
-                seed,
-            )?;
+            let engine: Box<dyn Engine>;
+            let shards;
+            match choice {
+                EngineChoice::InProcess => {
+                    shards = dc.sharding.split(sets.train, dc.nodes, seed)?;
+                    engine = Box::new(InProcess::from_shards(
+                        sets.train,
+                        &shards,
+                        |s| make(Arc::new(s)),
+                        &vec![0.0; d],
+                        variant,
+                        seed,
+                    )?);
+                }
+                #[cfg(feature = "mpi")]
+                EngineChoice::Mpi { shards: given } => {
+                    shards = match given {
+                        Some(s) => s,
+                        None => dc.sharding.split(sets.train, dc.nodes, seed)?,
+                    };
+                    engine =
+                        super::mpi_train::root_engine(sets.train, &shards, make, d, variant, seed)?;
+                }
+            }
             Built {
                 solver: Box::new(DistributedDsgd::new(
                     node_sketches(checked, d)?,
-                    Box::new(engine),
+                    engine,
                     step_size,
                     seed,
                 )?),
@@ -465,6 +521,7 @@ fn reference_point<O: Objective>(
     }))
 }
 
+#[allow(clippy::too_many_arguments)] // the job's parts, each used once
 fn run_job<O: Objective + 'static>(
     checked: &CheckedTrain,
     f: &O,
@@ -473,6 +530,7 @@ fn run_job<O: Objective + 'static>(
     sets: Sets<'_>,
     observers: &mut [&mut dyn Observer],
     mode: FolderMode,
+    engine: EngineChoice,
 ) -> Result<TrainReport> {
     let cfg = &checked.config;
     let d = f.dim();
@@ -480,7 +538,8 @@ fn run_job<O: Objective + 'static>(
     let steps = checked.steps(n);
     let step_size = checked.step_size_for(steps);
     // The sketch the theory report describes (node 0's marginal for Algorithm 2).
-    let Built { mut solver, shards } = build_solver(checked, step_size, sets, &make, d)?;
+    let Built { mut solver, shards } =
+        build_solver_with(checked, step_size, sets, &make, d, engine)?;
     let sketch = match checked.method {
         Method::Distributed => marginal(&node_sketches(checked, d)?, 0),
         _ => cfg.sketch.build(d)?,

@@ -1,0 +1,60 @@
+//! `mpirun -np M mast train --engine mpi ...`: Algorithm 2 with one node per
+//! MPI rank (cargo feature `mpi`). Rank 0 prints and writes the run folder; the
+//! other ranks are silent.
+
+use anyhow::Result;
+use mast::engine::mpi::workers_released;
+use mast::engine::MpiWorld;
+use mast::run::config::TrainConfig;
+use mast::run::mpi_train::{check_mpi, train_mpi};
+use mast::run::{FolderMode, Observer};
+
+use crate::progress::Progress;
+use crate::train::print_report;
+
+/// Initialises MPI, runs this rank's part of the job, and finalises MPI.
+///
+/// Errors: one that every rank meets alike (a bad config) ends every rank with
+/// exit code 1, rank 0 printing it; one that only some ranks meet (a file, a
+/// node's computation) is printed by its rank, which then aborts the whole job
+/// (`MPI_Abort`) so that no rank waits forever.
+pub fn run(mut cfg: TrainConfig, mode: FolderMode, quiet: bool) -> Result<()> {
+    let world = MpiWorld::init()?;
+    let rank = world.rank();
+    if cfg.distributed.nodes != world.size() {
+        if rank == 0 {
+            eprintln!(
+                "note: distributed.nodes = {} but there are {} MPI ranks: running {} nodes, one per rank",
+                cfg.distributed.nodes,
+                world.size(),
+                world.size()
+            );
+        }
+        cfg.distributed.nodes = world.size();
+    }
+    // Checks every rank makes alike: no messages yet, so every rank may just exit.
+    let checked = match cfg.check().and_then(|c| check_mpi(&world, &c).map(|()| c)) {
+        Ok(c) => c,
+        Err(e) if rank == 0 => return Err(e.into()),
+        Err(_) => {
+            drop(world); // MPI_Finalize
+            std::process::exit(1)
+        }
+    };
+    let mut progress = Progress::new(quiet || rank != 0);
+    let mut observers: [&mut dyn Observer; 1] = [&mut progress];
+    match train_mpi(&world, &checked, &mut observers, mode) {
+        Ok(Some(report)) => {
+            print_report(&report);
+            Ok(())
+        }
+        Ok(None) => Ok(()),
+        // Rank 0 failed after the nodes left cleanly (e.g. divergence): a plain error.
+        Err(e) if rank == 0 && workers_released() => Err(e.into()),
+        Err(e) => {
+            eprintln!("error: MPI rank {rank}: {e}");
+            eprintln!("error: MPI rank {rank}: aborting the job");
+            world.abort(1)
+        }
+    }
+}
