@@ -58,6 +58,9 @@ pub enum NnError {
     /// An error from the `mast` core (sketches, writers).
     #[error(transparent)]
     Mast(#[from] mast::MastError),
+    /// Drawing figures or writing the HTML report failed.
+    #[error(transparent)]
+    Report(#[from] mast_experiments::ExpError),
 }
 
 impl NnError {

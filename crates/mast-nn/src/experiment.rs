@@ -325,7 +325,9 @@ pub fn run_nn_prune(
         wall_s: start.elapsed().as_secs_f64(),
     };
     write_json(&dir.join("summary.json"), &summary)?;
-    write_atomic(&dir.join("report.md"), report_md(cfg, &summary).as_bytes())?;
+    let md = report_md(cfg, &summary);
+    write_atomic(&dir.join("report.md"), md.as_bytes())?;
+    crate::figures::write_index(dir, cfg, &summary, &curves, &pruned)?;
     Ok(summary)
 }
 

@@ -13,12 +13,14 @@
 //!   Bernoulli, Rand-K and neuron-level sketches) and their host masks.
 //! - [`train`]: SGD on the masked model, evaluation.
 //! - [`prune`]: random pruning of trained models.
-//! - [`config`], [`experiment`], [`report`]: the `nn-prune` experiment.
+//! - [`config`], [`experiment`], [`report`], [`figures`]: the `nn-prune` experiment,
+//!   with the same figures and `index.html` as the linear-model experiments.
 
 pub mod config;
 pub mod data;
 pub mod error;
 pub mod experiment;
+pub mod figures;
 pub mod mask;
 pub mod model;
 pub mod prune;

@@ -295,9 +295,16 @@ epochs = 1
         "runs/bernoulli-0.7/seed-2/summary.json",
         "runs/bernoulli-0.7/seed-2/model.bin",
         "shift/seed-1/model.bin",
+        "index.html",
+        "figures/prune_boxplot.png",
+        "figures/prune_boxplot.svg",
+        "figures/prune_medians.png",
+        "figures/curves_test_accuracy.png",
     ] {
         assert!(out.join(f).exists(), "{f} missing");
     }
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(html.contains("data:image/png;base64,") && html.contains("experiment nn-prune"));
     let prune = std::fs::read_to_string(out.join("prune.csv")).unwrap();
     assert!(prune.starts_with("q,method,seed,mask,test_accuracy"));
     assert_eq!(prune.lines().count(), 1 + 4 * 2 * 2 * 2);
