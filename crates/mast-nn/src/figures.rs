@@ -125,8 +125,7 @@ pub fn write_index(
         ));
     if !rows.is_empty() {
         let (boxes, medians) =
-            prune_figures(&title, &rows, erm.map(|a| (a, "unpruned ERM (mean)")))
-                .map_err(mast_experiments::ExpError::from)?;
+            prune_figures(&title, &rows, erm.map(|a| (a, "unpruned ERM (mean)")))?;
         html = html
             .section("Pruned test accuracy")
             .saved_figure(
