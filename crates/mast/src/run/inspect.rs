@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
+use super::build::{build_solver, distributed_theory, marginal, node_sketches};
 use super::config::{CheckedTrain, LossKind, Method};
-use super::train::{build_solver, distributed_theory, marginal, node_sketches, Loaded};
+use super::train::Loaded;
 use crate::algorithm::erm::{solve_erm, ErmOptions};
 use crate::algorithm::MastProblem;
 use crate::data::Dataset;

@@ -1,6 +1,7 @@
 //! Running solvers: the executor, observers, metrics, run folders, checkpoints,
 //! and the configured training job.
 
+mod build;
 pub mod config;
 mod executor;
 mod inspect;

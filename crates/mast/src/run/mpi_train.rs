@@ -30,9 +30,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::build::EngineChoice;
 use super::config::{CheckedTrain, LossKind, Method};
 use super::observer::Observer;
-use super::train::{train_inner, EngineChoice, FolderMode, Loaded, TrainReport};
+use super::train::{train_inner, FolderMode, Loaded, TrainReport};
 use crate::algorithm::Variant;
 use crate::data::split::holdout;
 use crate::data::{load_libsvm_pair, CsrMatrix, Dataset, Design, LabelMap, LibsvmFile};

@@ -1,0 +1,269 @@
+//! Building a configured run: the solver (with its engine and shards for
+//! Algorithm 2), the nodes' sketches and theory, and the exact reference point
+//! the iterates converge to, where one is known.
+
+use std::sync::Arc;
+
+use super::config::{CheckedTrain, Method};
+use super::train::Sets;
+use crate::algorithm::{
+    DistributedDsgd, DoubleSketchedSgd, GradientDescent, Lsvrdsg, MastProblem, NodeSketches,
+    Solver, StepSize,
+};
+use crate::data::Dataset;
+use crate::engine::{Engine, InProcess};
+use crate::error::Result;
+use crate::linalg::SymMatrix;
+use crate::objective::{Objective, Quadratic, Shift};
+use crate::sketch::{Sketch, SketchSpec};
+use crate::sketched::QuadraticMast;
+use crate::theory::DistributedTheory;
+
+/// Which engine moves Algorithm 2's pieces.
+pub(crate) enum EngineChoice {
+    /// All nodes in this process ([`InProcess`]).
+    InProcess,
+    /// Node 0 here, the others on MPI ranks 1..M running `engine::mpi::serve`.
+    #[cfg(feature = "mpi")]
+    Mpi {
+        /// The nodes' rows of the training set (None: the configured sharding).
+        shards: Option<Vec<Vec<usize>>>,
+    },
+}
+
+/// The node sketches of a distributed run.
+pub(crate) fn node_sketches(checked: &CheckedTrain, d: usize) -> Result<NodeSketches> {
+    let dc = &checked.config.distributed;
+    match &dc.node_sketches {
+        Some(specs) => Ok(NodeSketches::Independent(
+            specs.iter().map(|s| s.build(d)).collect::<Result<_>>()?,
+        )),
+        None => NodeSketches::from_spec(&checked.config.sketch, d, dc.nodes),
+    }
+}
+
+/// Node i's marginal sketch.
+pub(crate) fn marginal(sketches: &NodeSketches, i: usize) -> Box<dyn Sketch> {
+    match sketches {
+        NodeSketches::Joint(p) => Box::new(p.node_marginal(i)),
+        NodeSketches::Independent(v) => {
+            let spec: Option<SketchSpec> = v[i].spec().parse().ok();
+            spec.and_then(|s| s.build(v[i].dim()).ok())
+                .unwrap_or_else(|| Box::new(crate::sketch::Identity::new(v[i].dim())))
+        }
+    }
+}
+
+/// The theory of a distributed run: each shard's `L_{f_i}` with its node's sketch.
+pub(crate) fn distributed_theory<O: Objective>(
+    checked: &CheckedTrain,
+    shards: &[Vec<usize>],
+    train: &Dataset,
+    make: &impl Fn(Arc<Dataset>) -> Result<O>,
+    steps: u64,
+) -> Result<DistributedTheory> {
+    let sketches = node_sketches(checked, train.n_features())?;
+    let constants = shards
+        .iter()
+        .enumerate()
+        .map(|(i, rows)| {
+            let fi = make(Arc::new(train.select_rows(rows, "shard")))?;
+            let (l_d, l_s) = sketches.node_constants(i);
+            Ok((fi.smoothness(), l_d, l_s))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(DistributedTheory::new(
+        &constants,
+        shards.iter().map(Vec::len).collect(),
+        steps,
+    ))
+}
+
+/// The solver, and what is needed to know its exact limit point.
+pub(crate) struct Built<O: Objective> {
+    pub solver: Box<dyn Solver<O>>,
+    pub shards: Option<Vec<Vec<usize>>>,
+}
+
+pub(crate) fn build_solver<O: Objective + 'static>(
+    checked: &CheckedTrain,
+    step_size: StepSize,
+    sets: Sets<'_>,
+    make: &impl Fn(Arc<Dataset>) -> Result<O>,
+    d: usize,
+) -> Result<Built<O>> {
+    build_solver_with(checked, step_size, sets, make, d, EngineChoice::InProcess)
+}
+
+pub(crate) fn build_solver_with<O: Objective + 'static>(
+    checked: &CheckedTrain,
+    step_size: StepSize,
+    sets: Sets<'_>,
+    make: &impl Fn(Arc<Dataset>) -> Result<O>,
+    d: usize,
+    choice: EngineChoice,
+) -> Result<Built<O>> {
+    let cfg = &checked.config;
+    let (variant, seed) = (checked.variant, cfg.seed);
+    Ok(match checked.method {
+        Method::Dsgd => Built {
+            solver: Box::new(DoubleSketchedSgd::new(
+                cfg.sketch.build(d)?,
+                variant,
+                step_size,
+                seed,
+            )?),
+            shards: None,
+        },
+        Method::Gd => Built {
+            solver: Box::new(GradientDescent::new(variant, step_size, seed)),
+            shards: None,
+        },
+        Method::Lsvrdsg {
+            n_sketches,
+            ref_batch,
+            rho,
+        } => Built {
+            solver: Box::new(Lsvrdsg::new(
+                cfg.sketch.build(d)?,
+                n_sketches,
+                ref_batch,
+                rho,
+                step_size,
+                seed,
+            )?),
+            shards: None,
+        },
+        Method::Distributed => {
+            let dc = &cfg.distributed;
+            let engine: Box<dyn Engine>;
+            let shards;
+            match choice {
+                EngineChoice::InProcess => {
+                    shards = dc.sharding.split(sets.train, dc.nodes, seed)?;
+                    engine = Box::new(InProcess::from_shards(
+                        sets.train,
+                        &shards,
+                        |s| make(Arc::new(s)),
+                        &vec![0.0; d],
+                        variant,
+                        seed,
+                    )?);
+                }
+                #[cfg(feature = "mpi")]
+                EngineChoice::Mpi { shards: given } => {
+                    shards = match given {
+                        Some(s) => s,
+                        None => dc.sharding.split(sets.train, dc.nodes, seed)?,
+                    };
+                    engine =
+                        super::mpi_train::root_engine(sets.train, &shards, make, d, variant, seed)?;
+                }
+            }
+            Built {
+                solver: Box::new(DistributedDsgd::new(
+                    node_sketches(checked, d)?,
+                    engine,
+                    step_size,
+                    seed,
+                )?),
+                shards: Some(shards),
+            }
+        }
+    })
+}
+
+/// A point the iterates provably converge to (or to a neighbourhood of), when it
+/// can be computed exactly, with a description.
+pub(crate) fn reference_point<O: Objective>(
+    checked: &CheckedTrain,
+    f: &O,
+    erm_x: Option<&[f64]>,
+    sets: Sets<'_>,
+    shards: Option<&[Vec<usize>]>,
+    quadratic: &impl Fn(Arc<Dataset>) -> Result<Option<Quadratic>>,
+) -> Result<Option<(Vec<f64>, String)>> {
+    let cfg = &checked.config;
+    let d = f.dim();
+    let v = vec![0.0; d];
+    let sketch = cfg.sketch.build(d)?;
+    let identity = cfg.sketch == SketchSpec::Identity;
+    if checked.method == Method::Gd || (identity && checked.method == Method::Dsgd) {
+        return Ok(erm_x.map(|x| (x.to_vec(), "x* (ERM optimum)".into())));
+    }
+    if !sketch.is_unbiased() {
+        return Ok(None);
+    }
+    let Some(q) = quadratic(sets.train.clone())? else {
+        return Ok(None);
+    };
+    Ok(Some(match checked.method {
+        Method::Dsgd => (
+            QuadraticMast::new(&q, sketch.as_ref(), v)?.minimizer()?,
+            "x_D* (exact, quadratic)".into(),
+        ),
+        Method::Lsvrdsg {
+            n_sketches,
+            ref_batch,
+            rho,
+        } => {
+            // The same N draws the run will use (same seed, same stream).
+            let mut alg = Lsvrdsg::new(
+                sketch,
+                n_sketches,
+                ref_batch,
+                rho,
+                StepSize::Constant { gamma: 1.0 },
+                cfg.seed,
+            )?;
+            Solver::<O>::init(&mut alg, &MastProblem::new(f, Shift::zero(d)))?;
+            (
+                QuadraticMast::from_draws(&q, alg.draws(), v)?.minimizer()?,
+                "x_D* over the N sketches (exact, quadratic)".into(),
+            )
+        }
+        Method::Distributed => {
+            let shards = shards.expect("distributed runs have shards");
+            let sketches = node_sketches(checked, d)?;
+            let mut quads = Vec::new();
+            for rows in shards {
+                let qi = quadratic(Arc::new(sets.train.select_rows(rows, "shard")))?
+                    .expect("least squares shards are quadratics");
+                quads.push(qi);
+            }
+            let masts = quads
+                .iter()
+                .enumerate()
+                .map(|(i, qi)| QuadraticMast::new(qi, marginal(&sketches, i).as_ref(), v.clone()))
+                .collect::<Result<Vec<_>>>()?;
+            let m = masts.len() as f64;
+            let grad = |x: &[f64]| {
+                let mut g = vec![0.0; d];
+                for qm in &masts {
+                    for (gj, t) in g.iter_mut().zip(qm.gradient(x)) {
+                        *gj += t / m;
+                    }
+                }
+                g
+            };
+            // The gradient is affine, g(x) = H x − c: recover H and c exactly.
+            let g0 = grad(&v);
+            let mut h = SymMatrix::zeros(d);
+            let mut e = vec![0.0; d];
+            for j in 0..d {
+                e[j] = 1.0;
+                let gj = grad(&e);
+                e[j] = 0.0;
+                for i in 0..d {
+                    h.data[i * d + j] = gj[i] - g0[i];
+                }
+            }
+            let c: Vec<f64> = g0.iter().map(|t| -t).collect();
+            (
+                h.solve_spd(&c)?,
+                "x_D* of the distributed problem (exact, quadratic)".into(),
+            )
+        }
+        Method::Gd => unreachable!("handled above"),
+    }))
+}
