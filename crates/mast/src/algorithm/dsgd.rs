@@ -1,5 +1,8 @@
 //! Algorithm 1: Double Sketched (S)GD.
 
+use std::sync::Arc;
+
+use super::draw_ahead::{self, DrawAhead};
 use super::sampler::step_rows;
 use super::{BatchSampler, IterState, MastProblem, Solver, StepSchedule, StepSize, Variant};
 use crate::error::{MastError, Result};
@@ -17,13 +20,16 @@ use crate::theory::theory_step;
 /// With [`crate::sketch::Identity`] it is plain (S)GD.
 #[derive(Debug)]
 pub struct DoubleSketchedSgd {
-    sketch: Box<dyn Sketch>,
+    sketch: Arc<dyn Sketch>,
     variant: Variant,
     step_size: StepSize,
     seed: u64,
     schedule: Option<StepSchedule>,
     theory_gamma: f64,
     sketch_rng: MastRng,
+    /// Minibatch runs with two or more threads: the draws, made ahead from
+    /// `sketch_rng` on a helper thread (see [`draw_ahead`]).
+    ahead: Option<DrawAhead>,
     sampler: Option<BatchSampler>,
     draw: SketchDraw,
     ws: Workspace,
@@ -43,13 +49,14 @@ impl DoubleSketchedSgd {
             return Err(MastError::param("batch", "must be at least 1"));
         }
         Ok(DoubleSketchedSgd {
-            sketch,
+            sketch: Arc::from(sketch),
             variant,
             step_size,
             seed,
             schedule: None,
             theory_gamma: f64::NAN,
             sketch_rng: stream(seed, Stream::Sketch),
+            ahead: None,
             sampler: None,
             draw: SketchDraw::new(),
             ws: Workspace::default(),
@@ -60,6 +67,20 @@ impl DoubleSketchedSgd {
     /// The sketch distribution.
     pub fn sketch(&self) -> &dyn Sketch {
         self.sketch.as_ref()
+    }
+
+    /// Draws ahead on a helper thread from `sketch_rng` where that pays (minibatch
+    /// steps, two or more threads), else in place; the draws are the same.
+    fn start_drawing(&mut self) {
+        self.ahead = None; // stops a previous helper first
+        if matches!(self.variant, Variant::Minibatch(_))
+            && draw_ahead::worthwhile(self.sketch.as_ref())
+        {
+            self.ahead = Some(DrawAhead::start(
+                Arc::clone(&self.sketch),
+                self.sketch_rng.clone(),
+            ));
+        }
     }
 
     /// The step size at iteration t (after `init`).
@@ -119,13 +140,20 @@ impl<O: Objective + ?Sized> Solver<O> for DoubleSketchedSgd {
         };
         self.ws = Workspace::new(d, n);
         self.grad = vec![0.0; d];
+        self.start_drawing();
         Ok(IterState::start(x0))
     }
 
     fn next_iter(&mut self, problem: &MastProblem<'_, O>, state: &mut IterState) -> Result<()> {
         let schedule = self.schedule.expect("init before next_iter");
         let gamma = schedule.gamma(state.step);
-        self.sketch.draw(&mut self.sketch_rng, &mut self.draw);
+        let draw = match &mut self.ahead {
+            Some(ahead) => ahead.next(),
+            None => {
+                self.sketch.draw(&mut self.sketch_rng, &mut self.draw);
+                &self.draw
+            }
+        };
         let (rows, used, next) = step_rows(
             &mut self.sampler,
             self.variant,
@@ -138,13 +166,13 @@ impl<O: Objective + ?Sized> Solver<O> for DoubleSketchedSgd {
         let loss = problem.objective.sketched_loss_grad(
             &problem.shift,
             &state.x,
-            &self.draw,
+            draw,
             rows,
             &mut self.ws,
             &mut self.grad,
         );
         let mut finite = loss.is_finite();
-        for (k, &j) in self.draw.indices.iter().enumerate() {
+        for (k, &j) in draw.indices.iter().enumerate() {
             let xj = state.x[j] - gamma * self.grad[k];
             finite &= xj.is_finite();
             state.x[j] = xj;
@@ -157,7 +185,7 @@ impl<O: Objective + ?Sized> Solver<O> for DoubleSketchedSgd {
                 theory_gamma: Solver::<O>::theory_gamma_for(self, problem),
             });
         }
-        state.record_step(used, self.draw.len(), loss, gamma);
+        state.record_step(used, draw.len(), loss, gamma);
         Ok(())
     }
 
@@ -177,7 +205,10 @@ impl<O: Objective + ?Sized> Solver<O> for DoubleSketchedSgd {
 
     fn save_state(&self) -> serde_json::Value {
         serde_json::to_value(Saved {
-            sketch_rng: self.sketch_rng.clone(),
+            sketch_rng: self
+                .ahead
+                .as_ref()
+                .map_or_else(|| self.sketch_rng.clone(), DrawAhead::rng_state),
             sampler: self.sampler.clone(),
         })
         .expect("solver state serialises")
@@ -187,6 +218,7 @@ impl<O: Objective + ?Sized> Solver<O> for DoubleSketchedSgd {
         let s: Saved = crate::run::io::from_state(saved, "solver")?;
         self.sketch_rng = s.sketch_rng;
         self.sampler = s.sampler;
+        self.start_drawing();
         Ok(())
     }
 }

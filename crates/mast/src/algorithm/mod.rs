@@ -9,6 +9,7 @@
 //! - [`erm`]: the exact ERM optimum (Newton, L-BFGS fallback).
 
 mod distributed;
+mod draw_ahead;
 mod dsgd;
 pub mod erm;
 mod gd;

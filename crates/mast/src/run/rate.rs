@@ -27,7 +27,11 @@ pub struct ObservedRate {
 
 /// Fits the rate on `rows` (which must carry `dist_to_ref`).
 ///
-/// The window starts at the first evaluation and ends before the distance first
+/// The window starts at the first evaluation. For a method that converges to
+/// the reference itself (`converges_exactly`: GD to x*, L-SVRDSG to its x_D*) it
+/// runs until the distance reaches the arithmetic's floor (10⁻¹² of the first
+/// distance), so a run stopped early is fitted whole. Otherwise (SGD-type
+/// methods, which stall in a neighbourhood) it ends before the distance first
 /// comes within a factor 10 of its floor (the median of the last quarter of the
 /// run): the linear phase before the iterates reach their neighbourhood. `None`
 /// when fewer than 3 points qualify.
@@ -37,11 +41,16 @@ pub struct ObservedRate {
 /// let rows: Vec<MetricsRow> = (0..20u64)
 ///     .map(|t| MetricsRow { step: 10 * t, dist_to_ref: Some(0.9f64.powi(10 * t as i32).sqrt()), ..MetricsRow::default() })
 ///     .collect();
-/// let r = fit_rate(&rows, "x*", 0.95).unwrap();
+/// let r = fit_rate(&rows, "x*", 0.95, false).unwrap();
 /// assert!((r.contraction - 0.9).abs() < 1e-9);
 /// assert_eq!(r.no_slower_than_predicted, Some(true));
 /// ```
-pub fn fit_rate(rows: &[MetricsRow], reference: &str, predicted: f64) -> Option<ObservedRate> {
+pub fn fit_rate(
+    rows: &[MetricsRow],
+    reference: &str,
+    predicted: f64,
+    converges_exactly: bool,
+) -> Option<ObservedRate> {
     let pts: Vec<(f64, f64)> = rows
         .iter()
         .filter_map(|r| {
@@ -52,16 +61,17 @@ pub fn fit_rate(rows: &[MetricsRow], reference: &str, predicted: f64) -> Option<
     if pts.len() < 3 {
         return None;
     }
-    let mut tail: Vec<f64> = pts[pts.len() - pts.len().div_ceil(4)..]
-        .iter()
-        .map(|p| p.1)
-        .collect();
-    tail.sort_by(f64::total_cmp);
-    let floor = tail[tail.len() / 2];
-    let end = pts
-        .iter()
-        .position(|p| p.1 <= floor + 10f64.ln())
-        .unwrap_or(pts.len());
+    let cut = if converges_exactly {
+        pts[0].1 + 1e-24f64.ln()
+    } else {
+        let mut tail: Vec<f64> = pts[pts.len() - pts.len().div_ceil(4)..]
+            .iter()
+            .map(|p| p.1)
+            .collect();
+        tail.sort_by(f64::total_cmp);
+        tail[tail.len() / 2] + 10f64.ln()
+    };
+    let end = pts.iter().position(|p| p.1 <= cut).unwrap_or(pts.len());
     let window = &pts[..end];
     if window.len() < 3 {
         return None;

@@ -1,6 +1,6 @@
 use super::{binomial, for_each_subset, Sketch, SketchDraw, MAX_ENUMERATION};
 use crate::error::{MastError, Result};
-use crate::rng::{uniform_inclusive, MastRng};
+use crate::rng::{HalfWords, MastRng};
 
 /// Rand-K: a uniformly random K-subset Ω of the d coordinates, each scaled by d/K.
 ///
@@ -65,7 +65,25 @@ impl RandK {
             return;
         }
         // Floyd: for j in d−k..d pick t ∈ [0, j]; take t, or j if t is taken.
-        if k * 8 >= d {
+        let mut draws = HalfWords::new(rng);
+        if d <= 128 {
+            // Small d (most LIBSVM sets): the whole bit set in one register, so a
+            // pick's test-and-set is two shifts, not a load that waits on the
+            // previous pick's store.
+            let mut bits = 0u128;
+            for j in d - k..d {
+                let t = draws.uniform_inclusive(j);
+                // Branch-free select (a branch here is mispredicted often: late
+                // in the loop about K/d of the t's are taken).
+                let taken = ((bits >> t) & 1) as usize;
+                let pick = t ^ ((t ^ j) & taken.wrapping_neg());
+                bits |= 1 << pick;
+            }
+            while bits != 0 {
+                out.indices.push(bits.trailing_zeros() as usize);
+                bits &= bits - 1;
+            }
+        } else if k * 8 >= d {
             // Dense enough: marks in a bit set, read back in increasing order with
             // trailing_zeros — no sort, and O(d/64 + K) to list and clear.
             let words = d.div_ceil(64);
@@ -74,7 +92,7 @@ impl RandK {
             }
             let bits = &mut out.bits[..words];
             for j in d - k..d {
-                let t = uniform_inclusive(rng, j);
+                let t = draws.uniform_inclusive(j);
                 let taken = (bits[t >> 6] >> (t & 63)) & 1 != 0;
                 let pick = if taken { j } else { t };
                 bits[pick >> 6] |= 1 << (pick & 63);
@@ -92,7 +110,7 @@ impl RandK {
                 out.marks = vec![false; d];
             }
             for j in d - k..d {
-                let t = uniform_inclusive(rng, j);
+                let t = draws.uniform_inclusive(j);
                 let pick = if out.marks[t] { j } else { t };
                 out.marks[pick] = true;
                 out.indices.push(pick);
