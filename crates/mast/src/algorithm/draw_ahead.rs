@@ -141,6 +141,12 @@ impl DrawAhead {
             }
         }
         self.pos += 1;
+        // The draw after this one was written by the helper thread, so it sits
+        // in the other core's cache: start fetching it while this step runs.
+        if let Some(d) = self.current.draws.get(self.pos) {
+            crate::linalg::prefetch(&d.indices);
+            crate::linalg::prefetch(&d.scales);
+        }
         &self.current.draws[self.pos - 1]
     }
 
