@@ -9,8 +9,8 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use crate::axis::{format_sig3, Axis};
 use crate::error::{ReportError, Result};
 use crate::figure::{
-    begin, chart, check_finite, check_names, darker, frame_methods, legend_row, series_color, text,
-    AxisSpec, Figure, Frame, LegendEntry, Swatch, NOTE_SIZE,
+    category_chart, check_finite, check_names, darker, frame_methods, series_color, series_legend,
+    text, Figure, Frame, NOTE_SIZE,
 };
 
 /// Grouped bars with a legend, value labels and an optional reference line.
@@ -169,108 +169,72 @@ impl Figure for BarChart {
                 a
             }
         };
-        let mut entries: Vec<LegendEntry> = self
-            .series
-            .iter()
-            .enumerate()
-            .map(|(i, (name, _))| LegendEntry {
-                label: name.clone(),
-                swatch: Swatch::Box(series_color(i)),
-            })
-            .collect();
-        if let Some((_, label)) = &self.reference {
-            entries.push(LegendEntry {
-                label: label.clone(),
-                swatch: Swatch::Dashed(REFERENCE),
-            });
-        }
-        let top = begin(root, &self.frame.title)?;
-        let top = legend_row(root, &entries, top)?;
-        let (_, area) = root.split_vertically(top);
         let n = self.categories.len();
-        let x_label = |v: &f64| {
-            let i = v.round();
-            if i >= 0.0 && (i as usize) < n {
-                self.categories[i as usize].clone()
-            } else {
-                String::new()
-            }
-        };
-        let (y_bold, y_light) = y_axis.ticks();
-        let y_label = |v: &f64| y_axis.label(*v);
-        let chart = chart(
-            &area,
-            AxisSpec {
-                range: -0.5..n as f64 - 0.5,
-                bold: (0..n).map(|i| i as f64).collect(),
-                light: vec![],
-                label: &x_label,
-                desc: &self.frame.x_label,
-                grid: false,
-            },
-            AxisSpec {
-                range: y_axis.range(),
-                bold: y_bold,
-                light: y_light,
-                label: &y_label,
-                desc: &self.frame.y_label,
-                grid: true,
-            },
-            24,
-            false,
-        )?;
-        let pa = chart.plotting_area();
-        let (lo, hi) = (y_axis.lo, y_axis.hi);
-        let base = if self.log_y { lo } else { 0.0f64.clamp(lo, hi) };
-        let slot = 0.8 / self.series.len() as f64;
-        let half = slot * 0.42;
-        let slot_px = {
-            let (a, _) = chart.backend_coord(&(0.0, lo));
-            let (b, _) = chart.backend_coord(&(slot, lo));
-            (b - a).abs()
-        };
-        for (s, (_, values)) in self.series.iter().enumerate() {
-            let color = series_color(s);
-            for (i, &v) in values.iter().enumerate() {
-                let x = i as f64 - 0.4 + slot * (s as f64 + 0.5);
-                let y = y_axis.map(v).clamp(lo, hi);
-                let corners = [(x - half, base), (x + half, y)];
-                pa.draw(&Rectangle::new(corners, color.mix(0.85).filled()))?;
-                pa.draw(&Rectangle::new(corners, darker(color).stroke_width(1)))?;
-                if self.value_labels {
-                    let (px, py) = chart.backend_coord(&(x, y));
-                    let below = y < base;
-                    let label = format_sig3(v);
-                    let mut size = NOTE_SIZE;
-                    while size >= 9.0 {
-                        let style = text(size);
-                        let (tw, _) = root.estimate_text_size(&label, &style)?;
-                        if tw as i32 <= slot_px + 4 {
-                            let (vpos, dy) = if below {
-                                (VPos::Top, 7)
-                            } else {
-                                (VPos::Bottom, -7)
-                            };
-                            let style = style.pos(Pos::new(HPos::Center, vpos));
-                            root.draw(&Text::new(label, (px, py + dy), style))?;
-                            break;
+        let legend = series_legend(
+            self.series.iter().map(|(name, _)| name),
+            self.reference.as_ref().map(|(_, label)| (label, REFERENCE)),
+        );
+        category_chart(
+            root,
+            &self.frame,
+            &legend,
+            &self.categories,
+            &y_axis,
+            |chart| {
+                let pa = chart.plotting_area();
+                let (lo, hi) = (y_axis.lo, y_axis.hi);
+                let base = if self.log_y { lo } else { 0.0f64.clamp(lo, hi) };
+                let slot = 0.8 / self.series.len() as f64;
+                let half = slot * 0.42;
+                let slot_px = {
+                    let (a, _) = chart.backend_coord(&(0.0, lo));
+                    let (b, _) = chart.backend_coord(&(slot, lo));
+                    (b - a).abs()
+                };
+                for (s, (_, values)) in self.series.iter().enumerate() {
+                    let color = series_color(s);
+                    for (i, &v) in values.iter().enumerate() {
+                        let x = i as f64 - 0.4 + slot * (s as f64 + 0.5);
+                        let y = y_axis.map(v).clamp(lo, hi);
+                        let corners = [(x - half, base), (x + half, y)];
+                        pa.draw(&Rectangle::new(corners, color.mix(0.85).filled()))?;
+                        pa.draw(&Rectangle::new(corners, darker(color).stroke_width(1)))?;
+                        if self.value_labels {
+                            let (px, py) = chart.backend_coord(&(x, y));
+                            let below = y < base;
+                            let label = format_sig3(v);
+                            let mut size = NOTE_SIZE;
+                            while size >= 9.0 {
+                                let style = text(size);
+                                let (tw, _) = root.estimate_text_size(&label, &style)?;
+                                if tw as i32 <= slot_px + 4 {
+                                    let (vpos, dy) = if below {
+                                        (VPos::Top, 7)
+                                    } else {
+                                        (VPos::Bottom, -7)
+                                    };
+                                    let style = style.pos(Pos::new(HPos::Center, vpos));
+                                    root.draw(&Text::new(label, (px, py + dy), style))?;
+                                    break;
+                                }
+                                size -= 1.0;
+                            }
                         }
-                        size -= 1.0;
                     }
                 }
-            }
-        }
-        if let Some((y, _)) = &self.reference {
-            let y = y_axis.map(*y);
-            if (lo..=hi).contains(&y) {
-                pa.draw(&DashedPathElement::new(
-                    vec![(-0.5, y), (n as f64 - 0.5, y)],
-                    9,
-                    6,
-                    REFERENCE.stroke_width(2),
-                ))?;
-            }
-        }
-        Ok(())
+                if let Some((y, _)) = &self.reference {
+                    let y = y_axis.map(*y);
+                    if (lo..=hi).contains(&y) {
+                        pa.draw(&DashedPathElement::new(
+                            vec![(-0.5, y), (n as f64 - 0.5, y)],
+                            9,
+                            6,
+                            REFERENCE.stroke_width(2),
+                        ))?;
+                    }
+                }
+                Ok(())
+            },
+        )
     }
 }

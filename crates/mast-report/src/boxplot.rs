@@ -9,8 +9,8 @@ use plotters::prelude::*;
 use crate::axis::Axis;
 use crate::error::{ReportError, Result};
 use crate::figure::{
-    begin, chart, check_finite, check_names, darker, frame_methods, legend_row, series_color,
-    AxisSpec, Figure, Frame, LegendEntry, Swatch,
+    category_chart, check_finite, check_names, darker, frame_methods, series_color, series_legend,
+    Figure, Frame,
 };
 use crate::quantiles::BoxStats;
 
@@ -145,117 +145,73 @@ impl Figure for BoxplotFigure {
                 Axis::covering(data.chain(reference), false, 0.06, "box plot data")?
             }
         };
-        let mut entries: Vec<LegendEntry> = self
-            .series
-            .iter()
-            .enumerate()
-            .map(|(i, (name, _))| LegendEntry {
-                label: name.clone(),
-                swatch: Swatch::Box(series_color(i)),
-            })
-            .collect();
-        if let Some((_, label)) = &self.reference {
-            entries.push(LegendEntry {
-                label: label.clone(),
-                swatch: Swatch::Dashed(REFERENCE),
-            });
-        }
-        let top = begin(root, &self.frame.title)?;
-        let top = legend_row(root, &entries, top)?;
-        let (_, area) = root.split_vertically(top);
-
         let n_groups = self.groups.len();
-        let x_label = |v: &f64| {
-            let i = v.round();
-            if i >= 0.0 && (i as usize) < n_groups {
-                self.groups[i as usize].clone()
-            } else {
-                String::new()
-            }
-        };
-        let (y_bold, y_light) = y_axis.ticks();
-        let y_label = |v: &f64| y_axis.label(*v);
-        let chart = chart(
-            &area,
-            AxisSpec {
-                range: -0.5..n_groups as f64 - 0.5,
-                bold: (0..n_groups).map(|i| i as f64).collect(),
-                light: vec![],
-                label: &x_label,
-                desc: &self.frame.x_label,
-                grid: false,
-            },
-            AxisSpec {
-                range: y_axis.range(),
-                bold: y_bold,
-                light: y_light,
-                label: &y_label,
-                desc: &self.frame.y_label,
-                grid: true,
-            },
-            24,
-            false,
-        )?;
-        let pa = chart.plotting_area();
-        let (lo, hi) = (y_axis.lo, y_axis.hi);
-        let clamp = |v: f64| v.clamp(lo, hi);
-        // Faint separators between groups.
-        for g in 1..n_groups {
-            let x = g as f64 - 0.5;
-            pa.draw(&PathElement::new(
-                vec![(x, lo), (x, hi)],
-                RGBColor(0xE4, 0xE4, 0xE4).stroke_width(1),
-            ))?;
-        }
-        if let Some((y, _)) = &self.reference {
-            if (lo..=hi).contains(y) {
-                pa.draw(&DashedPathElement::new(
-                    vec![(-0.5, *y), (n_groups as f64 - 0.5, *y)],
-                    9,
-                    6,
-                    REFERENCE.stroke_width(2),
+        let legend = series_legend(
+            self.series.iter().map(|(name, _)| name),
+            self.reference.as_ref().map(|(_, label)| (label, REFERENCE)),
+        );
+        category_chart(root, &self.frame, &legend, &self.groups, &y_axis, |chart| {
+            let pa = chart.plotting_area();
+            let (lo, hi) = (y_axis.lo, y_axis.hi);
+            let clamp = |v: f64| v.clamp(lo, hi);
+            // Faint separators between groups.
+            for g in 1..n_groups {
+                let x = g as f64 - 0.5;
+                pa.draw(&PathElement::new(
+                    vec![(x, lo), (x, hi)],
+                    RGBColor(0xE4, 0xE4, 0xE4).stroke_width(1),
                 ))?;
             }
-        }
-        let n_series = self.series.len();
-        let slot = 0.8 / n_series as f64;
-        let half = (slot * 0.36).min(0.18);
-        for (s, row) in stats.iter().enumerate() {
-            let color = series_color(s);
-            let edge = darker(color);
-            for (g, cell) in row.iter().enumerate() {
-                let Some(b) = cell else { continue };
-                let x = g as f64 - 0.4 + slot * (s as f64 + 0.5);
-                let q = &b.quartiles;
-                // Whiskers with caps.
-                for (from, to) in [(q.q1, b.whisker_low), (q.q3, b.whisker_high)] {
-                    pa.draw(&PathElement::new(
-                        vec![(x, clamp(from)), (x, clamp(to))],
-                        edge.stroke_width(2),
+            if let Some((y, _)) = &self.reference {
+                if (lo..=hi).contains(y) {
+                    pa.draw(&DashedPathElement::new(
+                        vec![(-0.5, *y), (n_groups as f64 - 0.5, *y)],
+                        9,
+                        6,
+                        REFERENCE.stroke_width(2),
                     ))?;
-                    if (lo..=hi).contains(&to) {
-                        pa.draw(&PathElement::new(
-                            vec![(x - half * 0.5, to), (x + half * 0.5, to)],
-                            edge.stroke_width(2),
-                        ))?;
-                    }
-                }
-                // Box and median.
-                let corners = [(x - half, clamp(q.q3)), (x + half, clamp(q.q1))];
-                pa.draw(&Rectangle::new(corners, color.mix(0.55).filled()))?;
-                pa.draw(&Rectangle::new(corners, edge.stroke_width(2)))?;
-                if (lo..=hi).contains(&q.median) {
-                    pa.draw(&PathElement::new(
-                        vec![(x - half, q.median), (x + half, q.median)],
-                        RGBColor(0x20, 0x20, 0x20).stroke_width(3),
-                    ))?;
-                }
-                for &o in b.outliers.iter().filter(|o| (lo..=hi).contains(*o)) {
-                    pa.draw(&Circle::new((x, o), 3, edge.stroke_width(1)))?;
                 }
             }
-        }
-        Ok(())
+            let n_series = self.series.len();
+            let slot = 0.8 / n_series as f64;
+            let half = (slot * 0.36).min(0.18);
+            for (s, row) in stats.iter().enumerate() {
+                let color = series_color(s);
+                let edge = darker(color);
+                for (g, cell) in row.iter().enumerate() {
+                    let Some(b) = cell else { continue };
+                    let x = g as f64 - 0.4 + slot * (s as f64 + 0.5);
+                    let q = &b.quartiles;
+                    // Whiskers with caps.
+                    for (from, to) in [(q.q1, b.whisker_low), (q.q3, b.whisker_high)] {
+                        pa.draw(&PathElement::new(
+                            vec![(x, clamp(from)), (x, clamp(to))],
+                            edge.stroke_width(2),
+                        ))?;
+                        if (lo..=hi).contains(&to) {
+                            pa.draw(&PathElement::new(
+                                vec![(x - half * 0.5, to), (x + half * 0.5, to)],
+                                edge.stroke_width(2),
+                            ))?;
+                        }
+                    }
+                    // Box and median.
+                    let corners = [(x - half, clamp(q.q3)), (x + half, clamp(q.q1))];
+                    pa.draw(&Rectangle::new(corners, color.mix(0.55).filled()))?;
+                    pa.draw(&Rectangle::new(corners, edge.stroke_width(2)))?;
+                    if (lo..=hi).contains(&q.median) {
+                        pa.draw(&PathElement::new(
+                            vec![(x - half, q.median), (x + half, q.median)],
+                            RGBColor(0x20, 0x20, 0x20).stroke_width(3),
+                        ))?;
+                    }
+                    for &o in b.outliers.iter().filter(|o| (lo..=hi).contains(*o)) {
+                        pa.draw(&Circle::new((x, o), 3, edge.stroke_width(1)))?;
+                    }
+                }
+            }
+            Ok(())
+        })
     }
 }
 

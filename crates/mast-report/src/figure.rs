@@ -559,3 +559,74 @@ pub(crate) fn check_finite(v: f64, what: impl FnOnce() -> String) -> Result<f64>
         )))
     }
 }
+
+/// Legend entries of a categorical chart: a filled box per series, then the
+/// dashed reference line, if any, in `reference` colour.
+pub(crate) fn series_legend<'a>(
+    names: impl Iterator<Item = &'a String>,
+    reference: Option<(&String, RGBColor)>,
+) -> Vec<LegendEntry> {
+    let mut entries: Vec<LegendEntry> = names
+        .enumerate()
+        .map(|(i, name)| LegendEntry {
+            label: name.clone(),
+            swatch: Swatch::Box(series_color(i)),
+        })
+        .collect();
+    if let Some((label, color)) = reference {
+        entries.push(LegendEntry {
+            label: label.clone(),
+            swatch: Swatch::Dashed(color),
+        });
+    }
+    entries
+}
+
+/// The frame of a categorical chart (bar charts, box plots): the title and the
+/// legend row, then axes with one labelled tick per category at x = 0, 1, …
+/// and `y_axis` on the left with grid lines; `draw` then fills the plot.
+pub(crate) fn category_chart<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    frame: &Frame,
+    legend: &[LegendEntry],
+    categories: &[String],
+    y_axis: &crate::axis::Axis,
+    draw: impl FnOnce(&ChartContext<'_, DB, Coords>) -> Result<()>,
+) -> Result<()> {
+    let top = begin(root, &frame.title)?;
+    let top = legend_row(root, legend, top)?;
+    let (_, area) = root.split_vertically(top);
+    let n = categories.len();
+    let x_label = |v: &f64| {
+        let i = v.round();
+        if i >= 0.0 && (i as usize) < n {
+            categories[i as usize].clone()
+        } else {
+            String::new()
+        }
+    };
+    let (y_bold, y_light) = y_axis.ticks();
+    let y_label = |v: &f64| y_axis.label(*v);
+    let chart = chart(
+        &area,
+        AxisSpec {
+            range: -0.5..n as f64 - 0.5,
+            bold: (0..n).map(|i| i as f64).collect(),
+            light: vec![],
+            label: &x_label,
+            desc: &frame.x_label,
+            grid: false,
+        },
+        AxisSpec {
+            range: y_axis.range(),
+            bold: y_bold,
+            light: y_light,
+            label: &y_label,
+            desc: &frame.y_label,
+            grid: true,
+        },
+        24,
+        false,
+    )?;
+    draw(&chart)
+}
