@@ -118,13 +118,11 @@ impl<O: Objective + ?Sized> Solver<O> for DoubleSketchedSgd {
                 x0.len()
             )));
         }
-        // L_f can be costly (power iteration): computed only when the step rule needs it.
-        self.theory_gamma = if self.step_size.needs_theory() {
-            Solver::<O>::theory_gamma_for(self, problem)
-        } else {
-            f64::NAN
-        };
-        self.schedule = Some(self.step_size.resolve(self.theory_gamma)?);
+        let (theory_gamma, schedule) = self
+            .step_size
+            .resolve_with(|| Solver::<O>::theory_gamma_for(self, problem))?;
+        self.theory_gamma = theory_gamma;
+        self.schedule = Some(schedule);
         self.sketch_rng = stream(self.seed, Stream::Sketch);
         self.sampler = match self.variant {
             Variant::Exact => None,

@@ -45,12 +45,11 @@ impl<O: Objective + ?Sized> Solver<O> for GradientDescent {
 
     fn init_at(&mut self, problem: &MastProblem<'_, O>, x0: Vec<f64>) -> Result<IterState> {
         let f = problem.objective;
-        self.theory_gamma = if self.step_size.needs_theory() {
-            Solver::<O>::theory_gamma_for(self, problem)
-        } else {
-            f64::NAN
-        };
-        self.schedule = Some(self.step_size.resolve(self.theory_gamma)?);
+        let (theory_gamma, schedule) = self
+            .step_size
+            .resolve_with(|| Solver::<O>::theory_gamma_for(self, problem))?;
+        self.theory_gamma = theory_gamma;
+        self.schedule = Some(schedule);
         self.sampler = match self.variant {
             Variant::Exact => None,
             Variant::Minibatch(b) => {

@@ -154,12 +154,11 @@ impl<O: Objective + ?Sized> Solver<O> for Lsvrdsg {
                 x0.len()
             )));
         }
-        self.theory_gamma = if self.step_size.needs_theory() {
-            Solver::<O>::theory_gamma_for(self, problem)
-        } else {
-            f64::NAN
-        };
-        self.schedule = Some(self.step_size.resolve(self.theory_gamma)?);
+        let (theory_gamma, schedule) = self
+            .step_size
+            .resolve_with(|| Solver::<O>::theory_gamma_for(self, problem))?;
+        self.theory_gamma = theory_gamma;
+        self.schedule = Some(schedule);
         self.rng = stream(self.seed, Stream::Sketch);
         self.draws = (0..self.n_sketches)
             .map(|_| {

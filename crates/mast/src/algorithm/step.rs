@@ -84,6 +84,18 @@ impl StepSize {
         }
     }
 
+    /// Resolves the rule, computing the theory step with `theory` only when the
+    /// rule needs it (L_f can be costly: a power iteration). Returns the theory
+    /// step (NaN when not computed) and the schedule.
+    pub fn resolve_with(&self, theory: impl FnOnce() -> f64) -> Result<(f64, StepSchedule)> {
+        let theory_gamma = if self.needs_theory() {
+            theory()
+        } else {
+            f64::NAN
+        };
+        Ok((theory_gamma, self.resolve(theory_gamma)?))
+    }
+
     /// Whether resolving needs the theory step (and so L_f).
     pub fn needs_theory(&self) -> bool {
         !matches!(self, StepSize::Constant { .. })
