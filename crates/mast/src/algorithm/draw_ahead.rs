@@ -25,8 +25,11 @@ const MAX_CHUNK: usize = 256;
 const CHUNK_ENTRIES: usize = 1 << 18;
 
 /// Whether drawing ahead is worth a thread: at least two threads are allowed
-/// (rayon's pool size, which `RAYON_NUM_THREADS` sets) and a draw is small
-/// enough that a chunk of them is cheap to hold.
+/// (rayon's pool size, which `RAYON_NUM_THREADS` and `--threads` set) and a
+/// draw is small enough that a chunk of them is cheap to hold. Runs that share
+/// the cores with others (experiments running configurations in parallel) draw
+/// ahead too: the helper sleeps on its channel between chunks, so it adds no
+/// work, only moves the draws off the step's critical path.
 pub(crate) fn worthwhile(sketch: &dyn Sketch) -> bool {
     rayon::current_num_threads() >= 2 && sketch.expected_kept() <= (CHUNK_ENTRIES / 4) as f64
 }
