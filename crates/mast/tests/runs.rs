@@ -95,19 +95,21 @@ fn same_seed_same_metrics_across_runs_and_threads() {
 
 #[test]
 fn resume_continues_exactly() {
-    for variant in ["exact", "minibatch"] {
-        let full_dir = tmp(&format!("full-{variant}"));
+    // Two threads: the minibatch solver draws its sketches ahead on a helper
+    // thread, and the checkpoint falls inside a chunk of draws.
+    for (variant, threads) in [("exact", 1), ("minibatch", 1), ("minibatch", 2)] {
+        let full_dir = tmp(&format!("full-{variant}-{threads}"));
         let full = train(
-            &config(full_dir.clone(), "rand-k:0.2", variant, 200, 1)
+            &config(full_dir.clone(), "rand-k:0.2", variant, 200, threads)
                 .check()
                 .unwrap(),
             &mut [],
             FolderMode::Fresh,
         )
         .unwrap();
-        let part_dir = tmp(&format!("part-{variant}"));
+        let part_dir = tmp(&format!("part-{variant}-{threads}"));
         train(
-            &config(part_dir.clone(), "rand-k:0.2", variant, 100, 1)
+            &config(part_dir.clone(), "rand-k:0.2", variant, 100, threads)
                 .check()
                 .unwrap(),
             &mut [],
@@ -116,7 +118,7 @@ fn resume_continues_exactly() {
         .unwrap();
         // A fresh start refuses to clobber the folder.
         let err = train(
-            &config(part_dir.clone(), "rand-k:0.2", variant, 200, 1)
+            &config(part_dir.clone(), "rand-k:0.2", variant, 200, threads)
                 .check()
                 .unwrap(),
             &mut [],
@@ -125,7 +127,7 @@ fn resume_continues_exactly() {
         .unwrap_err();
         assert!(err.to_string().contains("already holds a run"), "{err}");
         let resumed = train(
-            &config(part_dir.clone(), "rand-k:0.2", variant, 200, 1)
+            &config(part_dir.clone(), "rand-k:0.2", variant, 200, threads)
                 .check()
                 .unwrap(),
             &mut [],
@@ -135,7 +137,7 @@ fn resume_continues_exactly() {
         assert_eq!(
             bits(&full.outcome.rows),
             bits(&resumed.outcome.rows),
-            "{variant}"
+            "{variant}, {threads} threads"
         );
         let m1: SavedModel = mast::run::io::read_json(&full_dir.join("model_final.json")).unwrap();
         let m2: SavedModel = mast::run::io::read_json(&part_dir.join("model_final.json")).unwrap();
