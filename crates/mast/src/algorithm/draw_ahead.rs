@@ -2,23 +2,30 @@
 //!
 //! A sketch draw does not depend on the iterate, only on the sketch generator, so
 //! a helper thread can make the next few hundred while the solver's thread runs
-//! the steps. The draws arrive in chunks, in exactly the order one thread would
-//! make them from the same generator, so results do not change by a bit; the
-//! generator's state at any step (for a checkpoint) is recovered by replaying the
-//! current chunk's draws from the state recorded at its start.
+//! the steps. The draws come in chunks: chunk k is the next `per_chunk` draws of
+//! the one generator, from its state G_k at the chunk's start, so it is the same
+//! whoever draws it, and results do not change by a bit.
+//!
+//! The solver's thread never waits for the helper: when the chunk it needs is
+//! not there yet (the helper is slow to be scheduled on a busy machine, or has
+//! just started) it draws the chunk itself from G_k, which it always knows, and
+//! tells the helper to go on from the chunk after. So drawing ahead costs at
+//! most a little over drawing in place, and saves the draws' share of a step
+//! when a core is free. The generator's state at any step (for a checkpoint) is
+//! G_k replayed over the draws handed out from chunk k.
 //!
 //! Minibatch steps on small batches are where this pays: on a5a (d = 123,
 //! Rand-K with K = 61, batch 32) a draw is about a fifth of a step.
 
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
-use std::sync::Arc;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use crate::rng::MastRng;
 use crate::sketch::{Sketch, SketchDraw};
 
-/// Chunks in circulation: one being consumed, up to this many minus one ready.
-const CHUNKS: usize = 3;
+/// Chunks the helper may have made ahead (sent, not yet taken).
+const AHEAD: usize = 2;
 /// At most this many draws per chunk.
 const MAX_CHUNK: usize = 256;
 /// At most about this many kept coordinates per chunk (memory: 16 bytes each).
@@ -26,122 +33,139 @@ const CHUNK_ENTRIES: usize = 1 << 18;
 
 /// Whether drawing ahead is worth a thread: at least two threads are allowed
 /// (rayon's pool size, which `RAYON_NUM_THREADS` and `--threads` set) and a
-/// draw is small enough that a chunk of them is cheap to hold. Runs that share
-/// the cores with others (experiments running configurations in parallel) draw
-/// ahead too: the helper sleeps on its channel between chunks, so it adds no
-/// work, only moves the draws off the step's critical path.
+/// draw is small enough that a chunk of them is cheap to hold.
 pub(crate) fn worthwhile(sketch: &dyn Sketch) -> bool {
     rayon::current_num_threads() >= 2 && sketch.expected_kept() <= (CHUNK_ENTRIES / 4) as f64
 }
 
+/// Chunk `index`: the draws from generator state `start` on, which leave the
+/// generator at `end` (the next chunk's start).
 struct Chunk {
-    /// The generator's state before the chunk's first draw.
+    index: u64,
     start: MastRng,
+    end: MastRng,
     draws: Vec<SketchDraw>,
 }
 
-/// A stream of sketch draws made ahead by a helper thread from `rng`.
+/// Where the helper should go on from: chunk `.0`, whose start state is `.1`.
+type Restart = Arc<Mutex<Option<(u64, MastRng)>>>;
+
+/// A stream of sketch draws from `rng`, made ahead by a helper thread where one
+/// keeps up, else in place.
 pub(crate) struct DrawAhead {
     sketch: Arc<dyn Sketch>,
-    ready: Receiver<Chunk>,
-    recycle: SyncSender<Chunk>,
-    current: Chunk,
-    pos: usize,
     per_chunk: usize,
+    /// Chunks from the helper, in order.
+    ready: Receiver<Chunk>,
+    /// Used draw buffers back to the helper.
+    recycle: SyncSender<Vec<SketchDraw>>,
+    restart: Restart,
+    /// The chunk being handed out (`index` is meaningless before the first).
+    current: Chunk,
+    /// Index of the chunk after `current`.
+    next_index: u64,
+    /// Draws of `current` handed out.
+    pos: usize,
     worker: Option<JoinHandle<()>>,
-    /// The live generator when drawing in place (no helper thread).
-    in_place: Option<MastRng>,
+    /// Chunks taken from the helper, and drawn here.
+    from_helper: u64,
+    drawn_here: u64,
 }
 
 impl std::fmt::Debug for DrawAhead {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DrawAhead")
-            .field("chunk", &self.current.draws.len())
+            .field("chunk", &self.current.index)
             .field("pos", &self.pos)
+            .field("from_helper", &self.from_helper)
+            .field("drawn_here", &self.drawn_here)
             .finish()
+    }
+}
+
+fn fill(sketch: &dyn Sketch, rng: &mut MastRng, draws: &mut [SketchDraw]) {
+    for d in draws {
+        sketch.draw(rng, d);
     }
 }
 
 impl DrawAhead {
     /// Starts the helper thread, drawing from `rng` onwards.
     pub(crate) fn start(sketch: Arc<dyn Sketch>, rng: MastRng) -> Self {
+        Self::with_helper(sketch, rng, true)
+    }
+
+    /// As [`DrawAhead::start`]; without a helper when `helper` is false (every
+    /// chunk then drawn in place: the path taken when the helper falls behind).
+    fn with_helper(sketch: Arc<dyn Sketch>, rng: MastRng, helper: bool) -> Self {
         let per_chunk =
             (CHUNK_ENTRIES / sketch.expected_kept().ceil().max(1.0) as usize).clamp(1, MAX_CHUNK);
-        let (ready_tx, ready) = sync_channel::<Chunk>(CHUNKS);
-        let (recycle, recycle_rx) = sync_channel::<Chunk>(CHUNKS);
-        for _ in 0..CHUNKS - 1 {
-            let empty = Chunk {
-                start: rng.clone(),
-                draws: (0..per_chunk).map(|_| SketchDraw::new()).collect(),
-            };
-            recycle.send(empty).expect("the receiver is alive");
-        }
+        let (ready_tx, ready) = sync_channel::<Chunk>(AHEAD);
+        let (recycle, recycle_rx) = sync_channel::<Vec<SketchDraw>>(AHEAD + 2);
+        let restart: Restart = Arc::new(Mutex::new(None));
         let worker_sketch = Arc::clone(&sketch);
-        let mut worker_rng = rng.clone();
-        let worker = std::thread::Builder::new()
-            .name("mast-draw-ahead".into())
-            .spawn(move || {
-                // Ends when the solver side hangs up (a send or receive fails).
-                while let Ok(mut chunk) = recycle_rx.recv() {
-                    chunk.start = worker_rng.clone();
-                    for d in &mut chunk.draws {
-                        worker_sketch.draw(&mut worker_rng, d);
-                    }
-                    if ready_tx.send(chunk).is_err() {
-                        break;
-                    }
-                }
-            })
-            .ok();
-        // Without a thread (none could be started) draws are made in place.
-        let in_place = worker.is_none().then(|| rng.clone());
+        let worker_restart = Arc::clone(&restart);
+        let mut g = rng.clone();
+        let worker = helper
+            .then(|| std::thread::Builder::new().name("mast-draw-ahead".into()))
+            .and_then(|builder| {
+                builder
+                    .spawn(move || {
+                        let mut index = 0u64;
+                        loop {
+                            if let Some((k, state)) =
+                                worker_restart.lock().ok().and_then(|mut r| r.take())
+                            {
+                                if k > index {
+                                    (index, g) = (k, state);
+                                }
+                            }
+                            let mut draws = match recycle_rx.try_recv() {
+                                Ok(d) => d,
+                                Err(TryRecvError::Empty) => vec![SketchDraw::new(); per_chunk],
+                                Err(TryRecvError::Disconnected) => return,
+                            };
+                            let start = g.clone();
+                            fill(worker_sketch.as_ref(), &mut g, &mut draws);
+                            let chunk = Chunk {
+                                index,
+                                start,
+                                end: g.clone(),
+                                draws,
+                            };
+                            // Blocks while AHEAD chunks wait; fails once the solver is gone.
+                            if ready_tx.send(chunk).is_err() {
+                                return;
+                            }
+                            index += 1;
+                        }
+                    })
+                    .ok()
+            });
         DrawAhead {
             sketch,
+            per_chunk,
             ready,
             recycle,
-            // An empty chunk, consumed: the first `next` fetches a real one.
+            restart,
             current: Chunk {
-                start: rng,
-                draws: if in_place.is_some() {
-                    vec![SketchDraw::new()]
-                } else {
-                    Vec::new()
-                },
+                index: 0,
+                start: rng.clone(),
+                end: rng,
+                draws: Vec::new(),
             },
+            next_index: 0,
             pos: 0,
-            per_chunk,
             worker,
-            in_place,
+            from_helper: 0,
+            drawn_here: 0,
         }
     }
 
     /// The next draw.
     pub(crate) fn next(&mut self) -> &SketchDraw {
-        if let Some(rng) = &mut self.in_place {
-            self.sketch.draw(rng, &mut self.current.draws[0]);
-            return &self.current.draws[0];
-        }
         if self.pos == self.current.draws.len() {
-            match self.ready.recv() {
-                Ok(next) => {
-                    let mut done = std::mem::replace(&mut self.current, next);
-                    if done.draws.is_empty() {
-                        // The initial placeholder joins the circulation.
-                        done.draws = (0..self.per_chunk).map(|_| SketchDraw::new()).collect();
-                    }
-                    let _ = self.recycle.send(done);
-                    self.pos = 0;
-                }
-                Err(_) => {
-                    // The helper is gone (it can only have panicked inside a
-                    // sketch's `draw`): go on in place from where it stopped.
-                    self.in_place = Some(self.rng_state());
-                    if self.current.draws.is_empty() {
-                        self.current.draws.push(SketchDraw::new());
-                    }
-                    return self.next();
-                }
-            }
+            self.advance();
         }
         self.pos += 1;
         // The draw after this one was written by the helper thread, so it sits
@@ -153,15 +177,64 @@ impl DrawAhead {
         &self.current.draws[self.pos - 1]
     }
 
+    /// Moves to the next chunk: the helper's if it is there, else drawn here.
+    fn advance(&mut self) {
+        let k = self.next_index;
+        let mut found = None;
+        loop {
+            match self.ready.try_recv() {
+                Ok(c) if c.index == k => {
+                    found = Some(c);
+                    break;
+                }
+                // A chunk this thread already drew itself.
+                Ok(stale) => {
+                    let _ = self.recycle.try_send(stale.draws);
+                }
+                Err(_) => break,
+            }
+        }
+        match found {
+            Some(c) => {
+                self.from_helper += 1;
+                let done = std::mem::replace(&mut self.current, c);
+                if !done.draws.is_empty() {
+                    let _ = self.recycle.try_send(done.draws);
+                }
+            }
+            None => {
+                self.drawn_here += 1;
+                // Not there yet: draw chunk k here, from its start state, into the
+                // buffer just used up, and send the helper on to chunk k + 1.
+                let c = &mut self.current;
+                c.index = k;
+                c.start = c.end.clone();
+                if c.draws.is_empty() {
+                    c.draws = vec![SketchDraw::new(); self.per_chunk];
+                }
+                let mut g = c.start.clone();
+                fill(self.sketch.as_ref(), &mut g, &mut c.draws);
+                c.end = g;
+                if self.worker.is_some() {
+                    if let Ok(mut r) = self.restart.lock() {
+                        *r = Some((k + 1, c.end.clone()));
+                    }
+                }
+            }
+        }
+        self.next_index = k + 1;
+        self.pos = 0;
+    }
+
     /// The generator's state after the draws handed out so far (what one thread
     /// drawing in place would hold now).
     pub(crate) fn rng_state(&self) -> MastRng {
-        if let Some(rng) = &self.in_place {
-            return rng.clone();
+        if self.pos == self.current.draws.len() {
+            return self.current.end.clone();
         }
         let mut rng = self.current.start.clone();
         let mut scratch = SketchDraw::new();
-        for _ in 0..self.pos.min(self.current.draws.len()) {
+        for _ in 0..self.pos {
             self.sketch.draw(&mut rng, &mut scratch);
         }
         rng
@@ -170,8 +243,9 @@ impl DrawAhead {
 
 impl Drop for DrawAhead {
     fn drop(&mut self) {
-        // Hang up both channels so the worker's next send or receive fails.
-        let (tx, rx) = sync_channel::<Chunk>(0);
+        // Hang up both channels so the helper's next send or receive fails.
+        let (tx, _) = sync_channel::<Vec<SketchDraw>>(0);
+        let (_, rx) = sync_channel::<Chunk>(0);
         drop(std::mem::replace(&mut self.recycle, tx));
         drop(std::mem::replace(&mut self.ready, rx));
         if let Some(w) = self.worker.take() {
@@ -197,18 +271,32 @@ mod tests {
 
     #[test]
     fn draws_and_generator_state_match_drawing_in_place() {
-        for sketch in sketches() {
-            let mut ahead = DrawAhead::start(Arc::clone(&sketch), stream(9, Stream::Sketch));
-            let mut rng = stream(9, Stream::Sketch);
-            let mut draw = SketchDraw::new();
-            assert_eq!(ahead.rng_state(), rng, "{sketch:?}: nothing drawn yet");
-            for t in 0..700 {
-                sketch.draw(&mut rng, &mut draw);
-                let got = ahead.next();
-                assert_eq!(got.indices, draw.indices, "{sketch:?}: draw {t}");
-                assert_eq!(got.scales, draw.scales, "{sketch:?}: draw {t}");
-                if t % 97 == 0 || t == 255 || t == 256 {
-                    assert_eq!(ahead.rng_state(), rng, "{sketch:?}: state after {t}");
+        // With the helper (its chunks used where it keeps up: the pauses give it
+        // time; drawn here where it does not) and without it.
+        for helper in [true, false] {
+            for sketch in sketches() {
+                let mut ahead =
+                    DrawAhead::with_helper(Arc::clone(&sketch), stream(9, Stream::Sketch), helper);
+                let mut rng = stream(9, Stream::Sketch);
+                let mut draw = SketchDraw::new();
+                assert_eq!(ahead.rng_state(), rng, "{sketch:?}: nothing drawn yet");
+                for t in 0..700 {
+                    if t % 150 == 0 {
+                        std::thread::sleep(std::time::Duration::from_millis(50));
+                    }
+                    sketch.draw(&mut rng, &mut draw);
+                    let got = ahead.next();
+                    assert_eq!(got.indices, draw.indices, "{sketch:?}: draw {t}");
+                    assert_eq!(got.scales, draw.scales, "{sketch:?}: draw {t}");
+                    if t % 97 == 0 || t == 255 || t == 256 {
+                        assert_eq!(ahead.rng_state(), rng, "{sketch:?}: state after {t}");
+                    }
+                }
+                eprintln!("{sketch:?} helper {helper}: {ahead:?}");
+                if helper {
+                    assert!(ahead.from_helper > 0, "the helper's chunks were used");
+                } else {
+                    assert_eq!(ahead.from_helper, 0);
                 }
             }
         }
