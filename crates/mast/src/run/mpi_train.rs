@@ -59,21 +59,14 @@ pub fn train_mpi(
     mode: FolderMode,
 ) -> Result<Option<TrainReport>> {
     check_mpi(world, checked)?;
-    let mut job = || -> Result<Option<TrainReport>> {
+    let job = || -> Result<Option<TrainReport>> {
         if world.rank() == 0 {
             root(world, checked, observers, mode).map(Some)
         } else {
             worker(world, checked).map(|()| None)
         }
     };
-    match checked.config.threads {
-        Some(t) => rayon::ThreadPoolBuilder::new()
-            .num_threads(t)
-            .build()
-            .map_err(|e| MastError::param("threads", e.to_string()))?
-            .install(job),
-        None => job(),
-    }
+    super::train::with_threads(checked.config.threads, job)
 }
 
 /// The checks every rank can make alone, before any message: Algorithm 2, with

@@ -151,7 +151,7 @@ pub fn train(
             "the mpi engine runs under `mpirun -np M mast train --engine mpi ...` (mast::run::mpi_train)",
         ));
     }
-    let mut job = || {
+    let job = || {
         train_inner(
             checked,
             Loaded::load(checked)?,
@@ -160,7 +160,18 @@ pub fn train(
             EngineChoice::InProcess,
         )
     };
-    match checked.config.threads {
+    with_threads(checked.config.threads, job)
+}
+
+/// Runs `job` on a rayon pool of `threads` threads (the global pool when `None`).
+pub(crate) fn with_threads<T>(
+    threads: Option<usize>,
+    job: impl FnOnce() -> Result<T> + Send,
+) -> Result<T>
+where
+    T: Send,
+{
+    match threads {
         Some(t) => rayon::ThreadPoolBuilder::new()
             .num_threads(t)
             .build()
