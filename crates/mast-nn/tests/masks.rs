@@ -230,3 +230,92 @@ fn neuron_fast_forward_equals_dense_masked_forward() {
         }
     }
 }
+
+#[test]
+fn neuron_dense_masks_follow_the_units_of_conv_and_linear_layers() {
+    let model = Model::new(
+        &ArchConfig::Cnn {
+            channels: [3, 4],
+            fc: 5,
+        },
+        [1, 8, 8],
+        3,
+    )
+    .unwrap();
+    let specs = model.specs();
+    let mut s = MaskSampler::new("neuron:0.5".parse().unwrap(), specs, false, true).unwrap();
+    let mut rng = stream(6, Stream::Sketch);
+    for _ in 0..20 {
+        let m = s.sample(&mut rng).unwrap();
+        let (kept, scale) = m.neurons.clone().unwrap();
+        for (spec, mask) in specs.iter().zip(&m.params) {
+            match kept.get(spec.layer).and_then(|k| k.as_ref()) {
+                Some(units) if spec.droppable => {
+                    let v = dense(mask);
+                    assert_eq!(v.len(), spec.numel());
+                    for (i, &x) in v.iter().enumerate() {
+                        let want = if units.contains(&spec.unit_of(i)) {
+                            scale
+                        } else {
+                            0.0
+                        };
+                        assert_eq!(x, want, "{} [{i}]", spec.name);
+                    }
+                }
+                _ => assert_eq!(*mask, ParamMask::Identity, "{}", spec.name),
+            }
+        }
+    }
+}
+
+/// Around a shift, the trainer forms `m ⊙ x + v ⊙ (1 − m)` with a host-made
+/// offset; it equals `v + m ⊙ (x − v)` (loss and gradient, up to f32 rounding).
+#[test]
+fn shifted_forward_with_host_offsets_equals_the_plain_formula() {
+    let model = mlp(20, vec![16, 12], 4);
+    let x = model.init(&mut stream(1, Stream::Init));
+    let v = model.init(&mut stream(2, Stream::Init));
+    let inputs: Vec<f32> = (0..9 * 20)
+        .map(|i| ((i * 37 % 11) as f32 - 5.0) / 3.0)
+        .collect();
+    let labels = [0u8, 1, 2, 3, 0, 1, 2, 3, 0];
+    let dev = cpu().autodiff();
+    for (k, method) in ["bernoulli:0.7", "rand-k:0.4", "neuron:0.5"]
+        .iter()
+        .enumerate()
+    {
+        let mut s = MaskSampler::new(method.parse().unwrap(), model.specs(), true, true).unwrap();
+        let masks = s.sample(&mut stream(k as u64, Stream::Sketch)).unwrap();
+        let run = |dm: DeviceMasks| {
+            let p: Vec<Tensor<1>> = x
+                .to_tensors(&dev)
+                .into_iter()
+                .map(|t| t.require_grad())
+                .collect();
+            let vt = v.to_tensors(&cpu());
+            let (xi, yi) = batch_tensors(&inputs, &labels, 4, &dev);
+            let loss = masked_loss(&model, &p, Some(&vt), &dm, &mut ActHook::none(), xi, yi);
+            let g = loss.backward();
+            let grads = HostParams::from_tensors(
+                &p.iter().map(|t| t.grad(&g).unwrap()).collect::<Vec<_>>(),
+            );
+            (loss.inner().into_scalar::<f64>(), grads)
+        };
+        let (l_plain, g_plain) = run(DeviceMasks::upload(masks.clone(), &dev, false));
+        let (l_fused, g_fused) = run(DeviceMasks::upload_shifted(
+            masks.clone(),
+            Some(&v),
+            &dev,
+            false,
+        ));
+        assert!(
+            (l_plain - l_fused).abs() < 1e-5 * (1.0 + l_plain.abs()),
+            "{method}: loss {l_plain} vs {l_fused}"
+        );
+        for (a, b) in g_plain.values.iter().zip(&g_fused.values) {
+            for (u, w) in a.iter().zip(b) {
+                assert!((u - w).abs() < 1e-5, "{method}: gradient {u} vs {w}");
+            }
+        }
+    }
+}
