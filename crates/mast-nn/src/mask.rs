@@ -15,6 +15,11 @@
 //!
 //! Biases are masked by the per-weight sketches only when `sketch_bias` is set;
 //! neuron-level masks always include the unit's bias (so a dropped unit outputs 0).
+//!
+//! Per-entry Bernoulli masks (Dropout, DropConnect, MAST Bernoulli) resolve the
+//! keep probability to 2⁻³² ([`Keep`]): an entry is kept with probability exactly
+//! `p' = round(p·2³²)/2³²` and the scaled methods use `1/p'`, so their masks have
+//! mean exactly 1 (see [`crate::lanes`] for the generator).
 
 use burn::tensor::{Tensor, TensorData};
 use mast::rng::MastRng;
