@@ -372,10 +372,19 @@ pub fn report_md(cfg: &NnPruneConfig, s: &ExperimentSummary) -> String {
         );
     }
     r += &format!(
-        "\n## Pruned test accuracy (%): median [q1, q3] over seeds × {} masks\n\nA random fraction q of all weights is kept{}; {}.\n\n",
+        "\n## Pruned test accuracy (%): median [q1, q3] over seeds × {} masks\n\nA random fraction q of {} is kept{}; {}. Pruned models are evaluated on {}.\n\n",
         cfg.prune.masks,
+        if s.shifted {
+            "the fine-tuning update x − v over all weights (dropped entries fall back to v)"
+        } else {
+            "all weights"
+        },
         if cfg.prune.rescale { ", scaled by 1/q (the Rand-K sketch)" } else { " unscaled" },
-        if cfg.prune.include_bias { "biases are pruned too" } else { "biases are kept" }
+        if cfg.prune.include_bias { "biases are pruned too" } else { "biases are kept" },
+        match cfg.prune.test_limit {
+            Some(n) if n < s.n_test => format!("the first {n} test images"),
+            _ => "all test images".to_string(),
+        }
     );
     r += &prune_summary_md(&s.prune);
     r

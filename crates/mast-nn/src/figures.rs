@@ -100,7 +100,7 @@ pub fn write_index(
     let mut html = HtmlReport::new(format!("{} — MAST on neural networks", summary.name))
         .paragraph(format!(
             "{} ({} train / {} test images), {} parameters, seeds {:?}, {} epochs, batch {}, \
-             learning rate {}, momentum {}{}. Pruning keeps a random fraction q of all weights \
+             learning rate {}, momentum {}{}. Pruning keeps a random fraction q of {} \
              ({} masks per q and seed{}).",
             summary.dataset,
             summary.n_train,
@@ -115,6 +115,11 @@ pub fn write_index(
                 ", fine-tuned from a pre-trained shift v"
             } else {
                 ""
+            },
+            if summary.shifted {
+                "the update x − v over all weights (dropped entries fall back to v)"
+            } else {
+                "all weights"
             },
             cfg.prune.masks,
             if cfg.prune.rescale {

@@ -21,6 +21,7 @@ pub mod data;
 pub mod error;
 pub mod experiment;
 pub mod figures;
+pub mod lanes;
 pub mod mask;
 pub mod model;
 pub mod prune;

@@ -15,13 +15,18 @@
 //!
 //! Biases are masked by the per-weight sketches only when `sketch_bias` is set;
 //! neuron-level masks always include the unit's bias (so a dropped unit outputs 0).
+//!
+//! Per-entry Bernoulli masks (Dropout, DropConnect, MAST Bernoulli) resolve the
+//! keep probability to 2⁻³² ([`Keep`]): an entry is kept with probability exactly
+//! `p' = round(p·2³²)/2³²` and the scaled methods use `1/p'`, so their masks have
+//! mean exactly 1 (see [`crate::lanes`] for the generator).
 
 use burn::tensor::{Tensor, TensorData};
 use mast::rng::MastRng;
 use mast::sketch::{Bernoulli, RandK, Sketch, SketchDraw};
-use rand::RngCore;
 
 use crate::error::{NnError, Result};
+use crate::lanes::Keep;
 use crate::model::{ParamKind, ParamSpec};
 
 /// A training method: plain training, a baseline, or MAST with a sketch.
@@ -171,49 +176,24 @@ impl<'de> serde::Deserialize<'de> for Method {
     }
 }
 
-/// Fills `out` with independent Bernoulli draws: `value` with probability `keep`,
-/// else 0. Each u64 from the generator gives two 32-bit uniforms, so `keep` is
-/// resolved to 2⁻³² (the same distribution as mast's [`Bernoulli`] sketch, at a
-/// fraction of the cost per entry).
+/// Fills `out` with independent Bernoulli draws: `value` with probability
+/// `keep` (resolved to 2⁻³²: [`Keep`]), else 0. Eight interleaved Xoshiro256++
+/// generators seeded from `rng`, branch-free and vectorised
+/// ([`crate::lanes::fill_bernoulli`]); `rng` advances by [`crate::lanes::LANES`] outputs.
 pub fn fill_bernoulli(rng: &mut MastRng, keep: f64, value: f32, out: &mut [f32]) {
-    if keep >= 1.0 {
-        out.fill(value);
-        return;
-    }
-    let threshold = (keep * 4_294_967_296.0) as u64;
-    let mut pairs = out.chunks_exact_mut(2);
-    for pair in &mut pairs {
-        let r = rng.next_u64();
-        pair[0] = if (r & 0xffff_ffff) < threshold {
-            value
-        } else {
-            0.0
-        };
-        pair[1] = if (r >> 32) < threshold { value } else { 0.0 };
-    }
-    for last in pairs.into_remainder() {
-        *last = if (rng.next_u64() & 0xffff_ffff) < threshold {
-            value
-        } else {
-            0.0
-        };
-    }
+    crate::lanes::fill_bernoulli(rng, Keep::new(keep), value, out)
 }
 
 /// Applies standard Dropout to hidden activations, or nothing.
 #[derive(Debug)]
 pub struct ActHook<'a> {
     dropout: Option<(f64, &'a mut MastRng)>,
-    buf: Vec<f32>,
 }
 
 impl<'a> ActHook<'a> {
     /// No activation masks (evaluation, and every method but Dropout).
     pub fn none() -> Self {
-        ActHook {
-            dropout: None,
-            buf: Vec::new(),
-        }
+        ActHook { dropout: None }
     }
 
     /// Inverted Dropout with drop probability `drop_prob` (PyTorch semantics):
@@ -222,7 +202,6 @@ impl<'a> ActHook<'a> {
     pub fn dropout(drop_prob: f64, rng: &'a mut MastRng) -> Self {
         ActHook {
             dropout: Some((drop_prob, rng)),
-            buf: Vec::new(),
         }
     }
 
@@ -236,14 +215,10 @@ impl<'a> ActHook<'a> {
         }
         let dims = h.dims();
         let n: usize = dims.iter().product();
-        self.buf.resize(n, 0.0);
-        fill_bernoulli(
-            rng,
-            1.0 - *drop,
-            (1.0 / (1.0 - *drop)) as f32,
-            &mut self.buf,
-        );
-        let mask = Tensor::<D>::from_data(TensorData::new(self.buf.clone(), dims), &h.device());
+        // Kept with probability exactly p' = 1 − P resolved to 2⁻³², scaled 1/p'.
+        let keep = Keep::new(1.0 - *drop);
+        let buf = crate::lanes::bernoulli_vec(rng, keep, keep.inverse(), n);
+        let mask = Tensor::<D>::from_data(TensorData::new(buf, dims), &h.device());
         h * mask
     }
 }
@@ -320,14 +295,16 @@ impl MaskSampler {
         match self.method {
             Method::Erm | Method::Dropout { .. } => params.resize(specs.len(), ParamMask::Identity),
             Method::DropConnect { keep_prob } | Method::Bernoulli { keep_prob } => {
+                // Kept with probability exactly p' = round(p·2³²)/2³²; MAST scales by
+                // 1/p' so that E[S] = I exactly (DropConnect is unscaled).
+                let keep = Keep::new(keep_prob);
                 let value = match self.method {
-                    Method::Bernoulli { .. } => (1.0 / keep_prob) as f32,
+                    Method::Bernoulli { .. } => keep.inverse(),
                     _ => 1.0,
                 };
                 for s in specs {
                     if self.sketched(s) {
-                        let mut m = vec![0.0; s.numel()];
-                        fill_bernoulli(rng, keep_prob, value, &mut m);
+                        let m = crate::lanes::bernoulli_vec(rng, keep, value, s.numel());
                         params.push(ParamMask::Dense(m));
                     } else {
                         params.push(ParamMask::Identity);
@@ -388,7 +365,20 @@ pub fn neuron_dense_masks(
                 for &u in units {
                     unit_value[u] = scale;
                 }
-                ParamMask::Dense((0..s.numel()).map(|i| unit_value[s.unit_of(i)]).collect())
+                // Entry i gets unit_value[(i / stride) % units]: one period of
+                // `units · stride` entries, repeated.
+                let stride = s.unit_stride.max(1);
+                let period: Vec<f32> = unit_value
+                    .iter()
+                    .flat_map(|&v| std::iter::repeat_n(v, stride))
+                    .collect();
+                let n = s.numel();
+                let mut m = Vec::with_capacity(n);
+                while m.len() + period.len() <= n {
+                    m.extend_from_slice(&period);
+                }
+                m.extend_from_slice(&period[..n - m.len()]);
+                ParamMask::Dense(m)
             }
             _ => ParamMask::Identity,
         })

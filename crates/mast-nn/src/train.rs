@@ -145,12 +145,28 @@ pub fn batch_tensors(
 #[derive(Debug, Clone)]
 pub struct DeviceMasks {
     params: Vec<Option<Tensor<1>>>,
+    /// With a shift v: `v ⊙ (1 − m)` per masked tensor, formed on the host while
+    /// the mask is drawn, so that the forward pass is `m ⊙ x + v ⊙ (1 − m)` (one
+    /// multiply and one add) instead of `v + m ⊙ (x − v)` (three operations).
+    offsets: Vec<Option<Tensor<1>>>,
     fast: Option<(Vec<Tensor<1, Int>>, f32)>,
 }
 
 impl DeviceMasks {
     /// Uploads host masks. `fast_ok` allows the neuron-level fast path.
     pub fn upload(masks: StepMasks, device: &Device, fast_ok: bool) -> Self {
+        Self::upload_shifted(masks, None, device, fast_ok)
+    }
+
+    /// Uploads host masks and, with a shift `v`, the offsets `v ⊙ (1 − m)` of the
+    /// masked tensors (see [`masked_loss`]). `fast_ok` allows the neuron-level
+    /// fast path.
+    pub fn upload_shifted(
+        masks: StepMasks,
+        shift: Option<&HostParams>,
+        device: &Device,
+        fast_ok: bool,
+    ) -> Self {
         let fast = if fast_ok {
             masks.fast_neurons().map(|(kept, scale)| {
                 let idx = kept
@@ -167,22 +183,40 @@ impl DeviceMasks {
         } else {
             None
         };
+        let upload = |v: Vec<f32>| {
+            let n = v.len();
+            Tensor::from_data(TensorData::new(v, [n]), device)
+        };
+        let offsets = masks
+            .params
+            .iter()
+            .enumerate()
+            .map(|(i, m)| match (m, shift) {
+                (ParamMask::Dense(m), Some(v)) => Some(upload(
+                    v.values[i]
+                        .iter()
+                        .zip(m)
+                        .map(|(&v, &m)| v - v * m)
+                        .collect(),
+                )),
+                _ => None,
+            })
+            .collect();
         let params = masks
             .params
             .into_iter()
             .map(|m| match m {
                 ParamMask::Identity => None,
-                ParamMask::Dense(v) => {
-                    let n = v.len();
-                    Some(Tensor::from_data(TensorData::new(v, [n]), device))
-                }
+                ParamMask::Dense(v) => Some(upload(v)),
             })
             .collect();
-        DeviceMasks { params, fast }
+        DeviceMasks {
+            params,
+            offsets,
+            fast,
+        }
     }
-}
 
-impl DeviceMasks {
     /// The per-tensor dense masks (`None` where the tensor is not masked).
     pub fn dense_tensors(&self) -> Vec<Option<Tensor<1>>> {
         self.params.clone()
@@ -191,7 +225,10 @@ impl DeviceMasks {
 
 /// The training loss at the masked model: cross-entropy of the network with
 /// parameters `v + m ⊙ (x − v)` (`m ⊙ x` without a shift), or the neuron-level
-/// fast forward when the masks call for it.
+/// fast forward when the masks call for it. With a shift and masks from
+/// [`DeviceMasks::upload_shifted`], a masked tensor is formed as
+/// `m ⊙ x + v ⊙ (1 − m)` with the host-made offset (the same value up to f32
+/// rounding, and the same gradient `m ⊙ ∇f`).
 pub fn masked_loss(
     model: &Model,
     x: &[Tensor<1>],
@@ -208,10 +245,11 @@ pub fn masked_loss(
                 .iter()
                 .zip(&masks.params)
                 .enumerate()
-                .map(|(i, (p, m))| match (m, shift) {
-                    (None, _) => p.clone(),
-                    (Some(m), None) => p.clone() * m.clone(),
-                    (Some(m), Some(v)) => v[i].clone() + (p.clone() - v[i].clone()) * m.clone(),
+                .map(|(i, (p, m))| match (m, shift, masks.offsets.get(i)) {
+                    (None, _, _) => p.clone(),
+                    (Some(m), None, _) => p.clone() * m.clone(),
+                    (Some(m), Some(_), Some(Some(c))) => p.clone() * m.clone() + c.clone(),
+                    (Some(m), Some(v), _) => v[i].clone() + (p.clone() - v[i].clone()) * m.clone(),
                 })
                 .collect();
             model.forward(&eff, inputs, hook)
@@ -270,6 +308,7 @@ enum MaskSource {
     Inline {
         sampler: Box<MaskSampler>,
         rng: MastRng,
+        shift: Option<HostParams>,
         device: Device,
         fast_ok: bool,
     },
@@ -285,6 +324,7 @@ impl MaskSource {
         weights: bool,
         prefetch: bool,
         rng: MastRng,
+        shift: Option<HostParams>,
         device: Device,
         fast_ok: bool,
     ) -> Self {
@@ -292,6 +332,7 @@ impl MaskSource {
             return MaskSource::Inline {
                 sampler: Box::new(sampler),
                 rng,
+                shift,
                 device,
                 fast_ok,
             };
@@ -302,7 +343,7 @@ impl MaskSource {
             loop {
                 let m = sampler
                     .sample(&mut rng)
-                    .map(|m| DeviceMasks::upload(m, &device, fast_ok));
+                    .map(|m| DeviceMasks::upload_shifted(m, shift.as_ref(), &device, fast_ok));
                 if tx.send(m).is_err() {
                     break;
                 }
@@ -319,9 +360,15 @@ impl MaskSource {
             MaskSource::Inline {
                 sampler,
                 rng,
+                shift,
                 device,
                 fast_ok,
-            } => Ok(DeviceMasks::upload(sampler.sample(rng)?, device, *fast_ok)),
+            } => Ok(DeviceMasks::upload_shifted(
+                sampler.sample(rng)?,
+                shift.as_ref(),
+                device,
+                *fast_ok,
+            )),
             MaskSource::Prefetch { rx, .. } => rx
                 .as_ref()
                 .and_then(|rx| rx.recv().ok())
@@ -400,6 +447,7 @@ impl<'m> Trainer<'m> {
                 method.masks_weights(),
                 settings.prefetch_masks,
                 stream(seed, Stream::Sketch),
+                shift.cloned(),
                 device.clone(),
                 fast_ok,
             ),

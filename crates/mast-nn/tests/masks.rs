@@ -6,7 +6,7 @@ use mast::rng::{stream, Stream};
 use mast_nn::burn;
 use mast_nn::mask::{fill_bernoulli, ActHook, MaskSampler, Method, ParamMask};
 use mast_nn::model::{tensor_to_vec, ArchConfig, HostParams, Model, ParamKind};
-use mast_nn::train::{batch_tensors, cpu, masked_loss, DeviceMasks};
+use mast_nn::train::{batch_tensors, cpu, masked_loss, DeviceMasks, TrainSettings, Trainer};
 
 fn mlp(d_in: usize, hidden: Vec<usize>, classes: usize) -> Model {
     Model::new(&ArchConfig::Mlp { hidden }, [1, 1, d_in], classes).unwrap()
@@ -226,6 +226,193 @@ fn neuron_fast_forward_equals_dense_masked_forward() {
         for (a, b) in g_dense.values.iter().zip(&g_fast.values) {
             for (u, v) in a.iter().zip(b) {
                 assert!((u - v).abs() < 1e-5, "gradient {u} vs {v}");
+            }
+        }
+    }
+}
+
+#[test]
+fn neuron_dense_masks_follow_the_units_of_conv_and_linear_layers() {
+    let model = Model::new(
+        &ArchConfig::Cnn {
+            channels: [3, 4],
+            fc: 5,
+        },
+        [1, 8, 8],
+        3,
+    )
+    .unwrap();
+    let specs = model.specs();
+    let mut s = MaskSampler::new("neuron:0.5".parse().unwrap(), specs, false, true).unwrap();
+    let mut rng = stream(6, Stream::Sketch);
+    for _ in 0..20 {
+        let m = s.sample(&mut rng).unwrap();
+        let (kept, scale) = m.neurons.clone().unwrap();
+        for (spec, mask) in specs.iter().zip(&m.params) {
+            match kept.get(spec.layer).and_then(|k| k.as_ref()) {
+                Some(units) if spec.droppable => {
+                    let v = dense(mask);
+                    assert_eq!(v.len(), spec.numel());
+                    for (i, &x) in v.iter().enumerate() {
+                        let want = if units.contains(&spec.unit_of(i)) {
+                            scale
+                        } else {
+                            0.0
+                        };
+                        assert_eq!(x, want, "{} [{i}]", spec.name);
+                    }
+                }
+                _ => assert_eq!(*mask, ParamMask::Identity, "{}", spec.name),
+            }
+        }
+    }
+}
+
+/// Around a shift, the trainer forms `m ⊙ x + v ⊙ (1 − m)` with a host-made
+/// offset; it equals `v + m ⊙ (x − v)` (loss and gradient, up to f32 rounding).
+#[test]
+fn shifted_forward_with_host_offsets_equals_the_plain_formula() {
+    let model = mlp(20, vec![16, 12], 4);
+    let x = model.init(&mut stream(1, Stream::Init));
+    let v = model.init(&mut stream(2, Stream::Init));
+    let inputs: Vec<f32> = (0..9 * 20)
+        .map(|i| ((i * 37 % 11) as f32 - 5.0) / 3.0)
+        .collect();
+    let labels = [0u8, 1, 2, 3, 0, 1, 2, 3, 0];
+    let dev = cpu().autodiff();
+    for (k, method) in ["bernoulli:0.7", "rand-k:0.4", "neuron:0.5"]
+        .iter()
+        .enumerate()
+    {
+        let mut s = MaskSampler::new(method.parse().unwrap(), model.specs(), true, true).unwrap();
+        let masks = s.sample(&mut stream(k as u64, Stream::Sketch)).unwrap();
+        let run = |dm: DeviceMasks| {
+            let p: Vec<Tensor<1>> = x
+                .to_tensors(&dev)
+                .into_iter()
+                .map(|t| t.require_grad())
+                .collect();
+            let vt = v.to_tensors(&cpu());
+            let (xi, yi) = batch_tensors(&inputs, &labels, 4, &dev);
+            let loss = masked_loss(&model, &p, Some(&vt), &dm, &mut ActHook::none(), xi, yi);
+            let g = loss.backward();
+            let grads = HostParams::from_tensors(
+                &p.iter().map(|t| t.grad(&g).unwrap()).collect::<Vec<_>>(),
+            );
+            (loss.inner().into_scalar::<f64>(), grads)
+        };
+        let (l_plain, g_plain) = run(DeviceMasks::upload(masks.clone(), &dev, false));
+        let (l_fused, g_fused) = run(DeviceMasks::upload_shifted(
+            masks.clone(),
+            Some(&v),
+            &dev,
+            false,
+        ));
+        assert!(
+            (l_plain - l_fused).abs() < 1e-5 * (1.0 + l_plain.abs()),
+            "{method}: loss {l_plain} vs {l_fused}"
+        );
+        for (a, b) in g_plain.values.iter().zip(&g_fused.values) {
+            for (u, w) in a.iter().zip(b) {
+                assert!((u - w).abs() < 1e-5, "{method}: gradient {u} vs {w}");
+            }
+        }
+    }
+}
+
+/// A trainer step (host offsets around a shift, SGD with momentum and weight
+/// decay) equals the reference: autodiff through `v + m ⊙ (x − v)` with the same
+/// masks, then the SGD update by hand. Every weight-masking method, with and
+/// without a shift.
+#[test]
+fn trainer_steps_equal_the_reference_steps_through_masked_loss() {
+    let model = mlp(20, vec![16, 12], 4);
+    let x0 = model.init(&mut stream(1, Stream::Init));
+    let v0 = model.init(&mut stream(2, Stream::Init));
+    let batch: Vec<f32> = (0..9 * 20)
+        .map(|i| ((i * 37 % 11) as f32 - 5.0) / 3.0)
+        .collect();
+    let labels = [0u8, 1, 2, 3, 0, 1, 2, 3, 0];
+    let (lr, mom, wd) = (0.05f32, 0.9f32, 1e-3f32);
+    let settings = TrainSettings {
+        epochs: 1,
+        batch: 9,
+        lr: lr as f64,
+        momentum: mom as f64,
+        weight_decay: wd as f64,
+        sketch_bias: false,
+        neuron_fast: true,
+        prefetch_masks: false,
+        eval_limit: None,
+        max_steps_per_epoch: None,
+    };
+    let dev = cpu().autodiff();
+    for method in [
+        "erm",
+        "bernoulli:0.7",
+        "dropconnect:0.6",
+        "rand-k:0.4",
+        "neuron:0.5",
+    ] {
+        for shift in [None, Some(&v0)] {
+            let seed = 3;
+            let mut t = Trainer::new(
+                &model,
+                method.parse().unwrap(),
+                &settings,
+                seed,
+                Some(&x0),
+                shift,
+            )
+            .unwrap();
+            let fast_ok = shift.is_none();
+            let mut sampler =
+                MaskSampler::new(method.parse().unwrap(), model.specs(), false, !fast_ok).unwrap();
+            let mut rng = stream(seed, Stream::Sketch);
+            let mut x = x0.clone();
+            let mut u: Vec<Vec<f32>> = x.values.iter().map(|v| vec![0.0; v.len()]).collect();
+            for step in 0..3 {
+                let got_loss = t.step(&batch, &labels).unwrap();
+                let masks = DeviceMasks::upload(sampler.sample(&mut rng).unwrap(), &dev, fast_ok);
+                let p: Vec<Tensor<1>> = x
+                    .to_tensors(&dev)
+                    .into_iter()
+                    .map(|t| t.require_grad())
+                    .collect();
+                let vt = shift.map(|v| v.to_tensors(&cpu()));
+                let (xi, yi) = batch_tensors(&batch, &labels, 4, &dev);
+                let loss = masked_loss(
+                    &model,
+                    &p,
+                    vt.as_deref(),
+                    &masks,
+                    &mut ActHook::none(),
+                    xi,
+                    yi,
+                );
+                let g = loss.backward();
+                let want_loss = loss.inner().into_scalar::<f64>();
+                assert!(
+                    (got_loss - want_loss).abs() < 1e-5 * (1.0 + want_loss.abs()),
+                    "{method} step {step}: loss {got_loss} vs {want_loss}"
+                );
+                for (i, pt) in p.iter().enumerate() {
+                    let gi = tensor_to_vec(pt.grad(&g).unwrap());
+                    for ((xj, uj), gj) in x.values[i].iter_mut().zip(&mut u[i]).zip(&gi) {
+                        *uj = *uj * mom + (gj + *xj * wd);
+                        *xj -= *uj * lr;
+                    }
+                }
+                let got = t.params();
+                for (a, b) in got.values.iter().zip(&x.values) {
+                    for (p, q) in a.iter().zip(b) {
+                        assert!(
+                            (p - q).abs() < 1e-5 * (1.0 + q.abs()),
+                            "{method} (shift: {}) step {step}: {p} vs {q}",
+                            shift.is_some()
+                        );
+                    }
+                }
             }
         }
     }

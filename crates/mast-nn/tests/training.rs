@@ -103,6 +103,59 @@ fn same_seed_gives_identical_metrics_and_parameters() {
     assert_eq!(bits(&a), bits(&b));
 }
 
+/// Masks drawn on the helper thread are the ones drawn inline (also around a
+/// shift, where the host forms the offsets `v ⊙ (1 − m)`), and the run does not
+/// depend on the number of threads burn's kernels use.
+#[test]
+fn prefetched_inline_and_single_threaded_runs_are_identical() {
+    let mlp = Model::new(
+        &ArchConfig::Mlp {
+            hidden: vec![16, 8],
+        },
+        [1, 6, 6],
+        3,
+    )
+    .unwrap();
+    let train = synthetic_set(96, 6, 6, 3, 1);
+    let test = synthetic_set(30, 6, 6, 3, 2);
+    let v = mlp.init(&mut mast::rng::stream(99, mast::rng::Stream::Init));
+    let go = |method: &str, prefetch: bool, shift: Option<&HostParams>| {
+        let mut s = settings(2);
+        s.prefetch_masks = prefetch;
+        let mut t = Trainer::new(&mlp, method.parse().unwrap(), &s, 4, shift, shift).unwrap();
+        let rows = t.train(&train, &test, |_| Ok(())).unwrap();
+        (bits(&rows), t.params())
+    };
+    for method in [
+        "bernoulli:0.5",
+        "dropconnect:0.7",
+        "rand-k:0.3",
+        "neuron:0.5",
+    ] {
+        for shift in [None, Some(&v)] {
+            let a = go(method, true, shift);
+            let b = go(method, false, shift);
+            assert_eq!(
+                a,
+                b,
+                "{method} (shift: {}): prefetched vs inline",
+                shift.is_some()
+            );
+            let c = rayon::ThreadPoolBuilder::new()
+                .num_threads(1)
+                .build()
+                .unwrap()
+                .install(|| go(method, true, shift));
+            assert_eq!(
+                a,
+                c,
+                "{method} (shift: {}): 1 thread vs default",
+                shift.is_some()
+            );
+        }
+    }
+}
+
 #[test]
 fn every_method_and_network_learns_the_synthetic_task() {
     let mlp = Model::new(&ArchConfig::Mlp { hidden: vec![16] }, [1, 6, 6], 3).unwrap();
