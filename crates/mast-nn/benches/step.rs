@@ -51,6 +51,7 @@ fn main() {
         prefetch_masks: true,
         eval_limit: None,
         max_steps_per_epoch: None,
+        device: Default::default(),
     };
     let methods = [
         "erm",

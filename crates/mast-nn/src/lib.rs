@@ -18,6 +18,7 @@
 
 pub mod config;
 pub mod data;
+pub mod device;
 pub mod error;
 pub mod experiment;
 pub mod figures;

@@ -13,6 +13,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use mast::rng::{stream, MastRng, Stream};
 
 use crate::data::{Batches, ImageSet};
+use crate::device::DeviceChoice;
 use crate::error::{NnError, Result};
 use crate::mask::{ActHook, MaskSampler, Method, ParamMask, StepMasks};
 use crate::model::{tensor_to_vec, HostParams, Model};
@@ -50,6 +51,10 @@ pub struct TrainSettings {
     /// Stop each epoch after this many steps (for tests and quick looks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_steps_per_epoch: Option<usize>,
+    /// Where to train: `cpu` (default), or `cuda`, `cuda:N`, `wgpu` in builds
+    /// with that cargo feature (see [`crate::device`]).
+    #[serde(default, skip_serializing_if = "DeviceChoice::is_cpu")]
+    pub device: DeviceChoice,
 }
 
 fn default_batch() -> usize {
@@ -418,7 +423,8 @@ impl<'m> Trainer<'m> {
     ) -> Result<Self> {
         settings.check()?;
         let specs = model.specs();
-        let device = cpu().autodiff();
+        let base = settings.device.device()?;
+        let device = base.clone().autodiff();
         let x0 = match init {
             Some(p) => {
                 p.check(specs, "init")?;
@@ -441,7 +447,7 @@ impl<'m> Trainer<'m> {
                 .map(|t| t.require_grad())
                 .collect(),
             velocity: vec![None; specs.len()],
-            shift: shift.map(|v| v.to_tensors(&cpu())),
+            shift: shift.map(|v| v.to_tensors(&base)),
             masks: MaskSource::new(
                 MaskSampler::new(method, specs, settings.sketch_bias, !fast_ok)?,
                 method.masks_weights(),

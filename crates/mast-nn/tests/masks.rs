@@ -345,6 +345,7 @@ fn trainer_steps_equal_the_reference_steps_through_masked_loss() {
         prefetch_masks: false,
         eval_limit: None,
         max_steps_per_epoch: None,
+        device: Default::default(),
     };
     let dev = cpu().autodiff();
     for method in [

@@ -25,6 +25,7 @@ fn settings(epochs: usize) -> TrainSettings {
         prefetch_masks: true,
         eval_limit: None,
         max_steps_per_epoch: None,
+        device: Default::default(),
     }
 }
 
@@ -396,4 +397,31 @@ lr = 0.1
     assert!(e.to_string().contains("learning_rate"), "{e}");
     let c = NnPruneConfig::from_toml(&base.replace("[1]", "[]"), p).unwrap();
     assert!(c.check().is_err());
+}
+
+#[test]
+fn a_gpu_device_missing_from_the_build_is_a_clear_error() {
+    use mast_nn::device::DeviceChoice;
+    let m = Model::new(&ArchConfig::Mlp { hidden: vec![8] }, [1, 6, 6], 3).unwrap();
+    for device in [DeviceChoice::Cuda(0), DeviceChoice::Wgpu] {
+        let mut s = settings(1);
+        s.device = device;
+        let built = Trainer::new(&m, Method::Erm, &s, 1, None, None);
+        let compiled_in = (cfg!(feature = "cuda") && device == DeviceChoice::Cuda(0))
+            || (cfg!(feature = "wgpu") && device == DeviceChoice::Wgpu);
+        if !compiled_in {
+            let err = built.unwrap_err().to_string();
+            assert!(
+                err.contains("train.device") && err.contains("--features mast-cli/"),
+                "{err}"
+            );
+        }
+    }
+    // And a config names it as a string.
+    let s: TrainSettings = toml::from_str("epochs = 1\nlr = 0.1\ndevice = \"cuda:2\"").unwrap();
+    assert_eq!(s.device, DeviceChoice::Cuda(2));
+    let err = toml::from_str::<TrainSettings>("epochs = 1\nlr = 0.1\ndevice = \"tpu\"")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("unknown device `tpu`"), "{err}");
 }
