@@ -12,7 +12,7 @@
 //! - [`InProcess`] (the default): the nodes live in this process and run in
 //!   parallel on rayon threads; every node's computation is deterministic, so the
 //!   results are bit-identical whatever the thread count.
-//! - [`MpiEngine`] (cargo feature `mpi`): the same trait across processes, one
+//! - `MpiEngine` (module `engine::mpi`) (cargo feature `mpi`): the same trait across processes, one
 //!   node per MPI rank; only the sketched pieces travel.
 
 mod in_process;
