@@ -7,6 +7,7 @@
 
 mod linear;
 mod quadratic;
+mod sparse_batch;
 
 pub use linear::{
     LeastSquares, LinearModel, Logistic, LogisticRegression, LossSum, MarginLoss, Squared,
