@@ -9,14 +9,14 @@
 use std::time::Instant;
 
 use burn::tensor::loss::cross_entropy_with_logits;
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, IndexingUpdateOp, Int, Tensor, TensorData};
 use mast::rng::{stream, MastRng, Stream};
 
 use crate::data::{Batches, ImageSet};
 use crate::device::DeviceChoice;
 use crate::error::{NnError, Result};
 use crate::mask::{ActHook, MaskSampler, Method, ParamMask, StepMasks};
-use crate::model::{tensor_to_vec, HostParams, Model};
+use crate::model::{tensor_to_vec, HostParams, KeptParams, Mlp, Model};
 
 /// Optimisation settings of one run.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -263,6 +263,73 @@ pub fn masked_loss(
     cross_entropy_with_logits(logits, targets)
 }
 
+/// Learning rate, momentum and weight decay of an SGD step.
+#[derive(Debug, Clone, Copy)]
+struct HyperParams {
+    lr: f64,
+    mom: f64,
+    wd: f64,
+}
+
+/// Adds `gk` (the gradient of the kept part `[rows, cols]`) into the kept rows and
+/// columns of `base` in place (`None`: every row or column), so the result is
+/// `base + g` for the full gradient `g` (zero off the kept entries), entry by entry
+/// exactly as a dense add.
+fn add_kept(
+    base: Tensor<2>,
+    (rows, cols): (Option<&Tensor<1, Int>>, Option<&Tensor<1, Int>>),
+    gk: Tensor<2>,
+) -> Tensor<2> {
+    match (rows, cols) {
+        (None, None) => base + gk,
+        (None, Some(c)) => base.select_assign(1, c.clone(), gk, IndexingUpdateOp::Add),
+        (Some(r), None) => base.select_assign(0, r.clone(), gk, IndexingUpdateOp::Add),
+        (Some(r), Some(c)) => {
+            // The kept rows (contiguous copies), their kept columns updated, put back.
+            let sub = base.clone().select(0, r.clone()).select_assign(
+                1,
+                c.clone(),
+                gk,
+                IndexingUpdateOp::Add,
+            );
+            base.select_assign(0, r.clone(), sub, IndexingUpdateOp::Assign)
+        }
+    }
+}
+
+/// The SGD update of one parameter `x` (as `[rows, cols]`) whose gradient `g` is
+/// zero off the kept entries and `gk` on them: `d = g + wd·x`; with momentum
+/// `v ← mom·v + d` (`v = d` on the first step) and `d = v`; `x ← x − lr·d`. Every
+/// entry is computed with the same operations as the dense update in
+/// [`Trainer::step`], without forming `g` where it can be avoided.
+fn sgd_kept(
+    x: Tensor<2>,
+    vel: &mut Option<Tensor<1>>,
+    axes: (Option<&Tensor<1, Int>>, Option<&Tensor<1, Int>>),
+    gk: Tensor<2>,
+    hp: HyperParams,
+) -> Tensor<2> {
+    let shape = x.dims();
+    let g_plus_decay =
+        (hp.wd > 0.0).then(|| add_kept(x.clone().mul_scalar(hp.wd), axes, gk.clone()));
+    if hp.mom > 0.0 {
+        let v = match (vel.take(), g_plus_decay) {
+            (Some(v), Some(d)) => v.reshape(shape).mul_scalar(hp.mom) + d,
+            (Some(v), None) => add_kept(v.reshape(shape).mul_scalar(hp.mom), axes, gk),
+            (None, Some(d)) => d,
+            (None, None) => add_kept(Tensor::zeros(shape, &x.device()), axes, gk),
+        };
+        *vel = Some(v.clone().reshape([shape[0] * shape[1]]));
+        x - v.mul_scalar(hp.lr)
+    } else {
+        match g_plus_decay {
+            Some(d) => x - d.mul_scalar(hp.lr),
+            // x + (−lr·g) is x − lr·g exactly, and x where g = 0.
+            None => add_kept(x, axes, gk.mul_scalar(-hp.lr)),
+        }
+    }
+}
+
 /// Loss and accuracy of the model with parameters `p` on the first `limit` images
 /// of `set` (all if `None`), in chunks of 1000, without masks.
 pub fn evaluate(model: &Model, p: &[Tensor<1>], set: &ImageSet, limit: Option<usize>) -> Eval {
@@ -489,6 +556,10 @@ impl<'m> Trainer<'m> {
             Method::Dropout { drop_prob } => ActHook::dropout(drop_prob, &mut self.sketch_rng),
             _ => ActHook::none(),
         };
+        if let (Some((kept, scale)), Model::Mlp(mlp), None) = (&masks.fast, self.model, &self.shift)
+        {
+            return self.step_kept(mlp, kept, *scale, inputs, targets);
+        }
         let loss = masked_loss(
             self.model,
             &self.params,
@@ -499,16 +570,7 @@ impl<'m> Trainer<'m> {
             targets,
         );
         let grads = loss.backward();
-        let value = loss.inner().into_scalar::<f64>();
-        self.step += 1;
-        if !value.is_finite() {
-            return Err(NnError::Diverged {
-                run: self.name.clone(),
-                epoch: 0,
-                step: self.step,
-                loss: value,
-            });
-        }
+        let value = self.finite_loss(&loss)?;
         let (lr, mom, wd) = (
             self.settings.lr,
             self.settings.momentum,
@@ -533,6 +595,79 @@ impl<'m> Trainer<'m> {
                 g
             };
             *p = (x - d.mul_scalar(lr)).autodiff().require_grad();
+        }
+        Ok(value)
+    }
+
+    /// Counts the step and reads the loss back; [`NnError::Diverged`] if it is not finite.
+    fn finite_loss(&mut self, loss: &Tensor<1>) -> Result<f64> {
+        let value = loss.clone().inner().into_scalar::<f64>();
+        self.step += 1;
+        if value.is_finite() {
+            Ok(value)
+        } else {
+            Err(NnError::Diverged {
+                run: self.name.clone(),
+                epoch: 0,
+                step: self.step,
+                loss: value,
+            })
+        }
+    }
+
+    /// The neuron-level fast step of an MLP (shift `v = 0`): the kept rows and
+    /// columns of the parameters are gathered outside autodiff and become the
+    /// autodiff leaves of [`Mlp::forward_kept`], so backpropagation only sees the
+    /// small matrices; their gradients are then added into the kept entries of the
+    /// full update in place ([`add_kept`]). The same step as autodiff through
+    /// [`Mlp::forward_neuron`] (whose gradient is zero off the kept units) followed
+    /// by the dense update, without building and scattering into zero gradients of
+    /// the full size.
+    fn step_kept(
+        &mut self,
+        mlp: &Mlp,
+        kept: &[Tensor<1, Int>],
+        scale: f32,
+        inputs: Tensor<2>,
+        targets: Tensor<2>,
+    ) -> Result<f64> {
+        let kept: Vec<Tensor<1, Int>> = kept.iter().map(|k| k.clone().inner()).collect();
+        let x = self.param_tensors();
+        let kp = mlp.gather_kept(&x, &kept);
+        let leaves = KeptParams {
+            weights: kp
+                .weights
+                .into_iter()
+                .map(|w| w.autodiff().require_grad())
+                .collect(),
+            biases: kp
+                .biases
+                .into_iter()
+                .map(|b| b.autodiff().require_grad())
+                .collect(),
+        };
+        let loss = cross_entropy_with_logits(mlp.forward_kept(&leaves, inputs, scale), targets);
+        let grads = loss.backward();
+        let value = self.finite_loss(&loss)?;
+        let hp = HyperParams {
+            lr: self.settings.lr,
+            mom: self.settings.momentum,
+            wd: self.settings.weight_decay,
+        };
+        for (l, (w, b)) in leaves.weights.iter().zip(&leaves.biases).enumerate() {
+            let (rows, cols) = Mlp::kept_axes(&kept, l);
+            let shape = [mlp.widths[l], mlp.widths[l + 1]];
+            let gw = w.grad(&grads).expect("a leaf of the loss has a gradient");
+            let gb = b.grad(&grads).expect("a leaf of the loss has a gradient");
+            let kb = gb.dims()[0];
+            for (i, rows, shape, gk) in [
+                (2 * l, rows, shape, gw),
+                (2 * l + 1, None, [1, shape[1]], gb.reshape([1, kb])),
+            ] {
+                let p = x[i].clone().reshape(shape);
+                let p = sgd_kept(p, &mut self.velocity[i], (rows, cols), gk, hp);
+                self.params[i] = p.reshape([shape[0] * shape[1]]).autodiff().require_grad();
+            }
         }
         Ok(value)
     }
