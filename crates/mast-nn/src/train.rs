@@ -9,14 +9,14 @@
 use std::time::Instant;
 
 use burn::tensor::loss::cross_entropy_with_logits;
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{DType, Device, IndexingUpdateOp, Int, Tensor, TensorData};
 use mast::rng::{stream, MastRng, Stream};
 
 use crate::data::{Batches, ImageSet};
 use crate::device::DeviceChoice;
 use crate::error::{NnError, Result};
 use crate::mask::{ActHook, MaskSampler, Method, ParamMask, StepMasks};
-use crate::model::{tensor_to_vec, HostParams, Model};
+use crate::model::{tensor_to_vec, HostParams, KeptParams, Mlp, Model};
 
 /// Optimisation settings of one run.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -154,7 +154,16 @@ pub struct DeviceMasks {
     /// the mask is drawn, so that the forward pass is `m ⊙ x + v ⊙ (1 − m)` (one
     /// multiply and one add) instead of `v + m ⊙ (x − v)` (three operations).
     offsets: Vec<Option<Tensor<1>>>,
-    fast: Option<(Vec<Tensor<1, Int>>, f32)>,
+    fast: Option<FastNeurons>,
+}
+
+/// The neuron-level fast path of one step: the kept units of every hidden layer on
+/// the device and on the host, and the scale 1/p of kept units.
+#[derive(Debug, Clone)]
+struct FastNeurons {
+    kept: Vec<Tensor<1, Int>>,
+    host: Vec<Vec<usize>>,
+    scale: f32,
 }
 
 impl DeviceMasks {
@@ -183,7 +192,11 @@ impl DeviceMasks {
                         Tensor::<1, Int>::from_data(TensorData::new(v, [n]), device)
                     })
                     .collect();
-                (idx, scale)
+                FastNeurons {
+                    kept: idx,
+                    host: kept.iter().flatten().cloned().collect(),
+                    scale,
+                }
             })
         } else {
             None
@@ -244,7 +257,7 @@ pub fn masked_loss(
     targets: Tensor<2>,
 ) -> Tensor<1> {
     let logits = match (&masks.fast, model, shift) {
-        (Some((kept, scale)), Model::Mlp(mlp), None) => mlp.forward_neuron(x, inputs, kept, *scale),
+        (Some(f), Model::Mlp(mlp), None) => mlp.forward_neuron(x, inputs, &f.kept, f.scale),
         _ => {
             let eff: Vec<Tensor<1>> = x
                 .iter()
@@ -261,6 +274,148 @@ pub fn masked_loss(
         }
     };
     cross_entropy_with_logits(logits, targets)
+}
+
+/// Learning rate, momentum and weight decay of an SGD step.
+#[derive(Debug, Clone, Copy)]
+struct HyperParams {
+    lr: f64,
+    mom: f64,
+    wd: f64,
+}
+
+/// The kept rows and columns of one parameter seen as `[rows, cols]` (`None`:
+/// every row or column), as device index tensors and on the host.
+#[derive(Debug, Clone, Copy)]
+struct Axes<'a> {
+    rows: Option<(&'a Tensor<1, Int>, &'a [usize])>,
+    cols: Option<(&'a Tensor<1, Int>, &'a [usize])>,
+    /// Gather and scatter f32 tensors on the host (CPU backend): burn flex's
+    /// `select` along dimension 1 moves one bounds-checked element at a time.
+    host: bool,
+}
+
+impl Axes<'_> {
+    fn on_host(&self, t: &Tensor<2>) -> bool {
+        self.host && t.dtype() == DType::F32
+    }
+
+    /// `w` `[rows, cols]` itself and its kept part. On the host, `w` is rebuilt from
+    /// its data without a copy where it was the only handle on it.
+    fn gather(&self, w: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+        if self.on_host(&w) {
+            return self.gather_host(w);
+        }
+        let mut part = w.clone();
+        if let Some((r, _)) = self.rows {
+            part = part.select(0, r.clone());
+        }
+        if let Some((c, _)) = self.cols {
+            part = part.select(1, c.clone());
+        }
+        (w, part)
+    }
+
+    fn gather_host(&self, w: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+        let [_, c] = w.dims();
+        let device = w.device();
+        let data = w.into_data();
+        let src: &[f32] = data.as_slice().expect("an f32 tensor");
+        let all_rows: Vec<usize>;
+        let rows = match self.rows {
+            Some((_, r)) => r,
+            None => {
+                all_rows = (0..src.len() / c.max(1)).collect();
+                &all_rows
+            }
+        };
+        let nc = self.cols.map_or(c, |(_, k)| k.len());
+        let mut out = Vec::with_capacity(rows.len() * nc);
+        for &i in rows {
+            let row = &src[i * c..(i + 1) * c];
+            match self.cols {
+                Some((_, cols)) => out.extend(cols.iter().map(|&j| row[j])),
+                None => out.extend_from_slice(row),
+            }
+        }
+        let part = Tensor::from_data(TensorData::new(out, [rows.len(), nc]), &device);
+        (Tensor::from_data(data, &device), part)
+    }
+
+    /// Adds `gk` (the gradient of the kept part) into the kept rows and columns of
+    /// `base` in place, so the result is `base + g` for the full gradient `g` (zero
+    /// off the kept entries), entry by entry exactly as a dense add.
+    fn add(&self, base: Tensor<2>, gk: Tensor<2>) -> Tensor<2> {
+        if self.on_host(&base) && self.on_host(&gk) {
+            return self.add_host(base, gk);
+        }
+        match (self.rows, self.cols) {
+            (None, None) => base + gk,
+            (None, Some((c, _))) => base.select_assign(1, c.clone(), gk, IndexingUpdateOp::Add),
+            (Some((r, _)), None) => base.select_assign(0, r.clone(), gk, IndexingUpdateOp::Add),
+            (Some((r, _)), Some((c, _))) => {
+                // The kept rows (contiguous copies), their kept columns updated, put back.
+                let sub = base.clone().select(0, r.clone()).select_assign(
+                    1,
+                    c.clone(),
+                    gk,
+                    IndexingUpdateOp::Add,
+                );
+                base.select_assign(0, r.clone(), sub, IndexingUpdateOp::Assign)
+            }
+        }
+    }
+
+    fn add_host(&self, base: Tensor<2>, gk: Tensor<2>) -> Tensor<2> {
+        let [_, c] = base.dims();
+        let device = base.device();
+        let mut data = base.into_data();
+        let g = gk.into_data();
+        let g: &[f32] = g.as_slice().expect("an f32 tensor");
+        let dst: &mut [f32] = data.as_mut_slice().expect("an f32 tensor");
+        let nc = self.cols.map_or(c, |(_, k)| k.len());
+        for (n, grow) in g.chunks_exact(nc.max(1)).enumerate() {
+            let i = self.rows.map_or(n, |(_, rows)| rows[n]);
+            let row = &mut dst[i * c..(i + 1) * c];
+            match self.cols {
+                Some((_, cols)) => cols.iter().zip(grow).for_each(|(&j, &v)| row[j] += v),
+                None => row.iter_mut().zip(grow).for_each(|(d, &v)| *d += v),
+            }
+        }
+        Tensor::from_data(data, &device)
+    }
+}
+
+/// The SGD update of one parameter `x` (as `[rows, cols]`) whose gradient `g` is
+/// zero off the kept entries and `gk` on them: `d = g + wd·x`; with momentum
+/// `v ← mom·v + d` (`v = d` on the first step) and `d = v`; `x ← x − lr·d`. Every
+/// entry is computed with the same operations as the dense update in
+/// [`Trainer::step`], without forming `g` where it can be avoided (see [`Axes::add`]).
+fn sgd_kept(
+    x: Tensor<2>,
+    vel: &mut Option<Tensor<1>>,
+    axes: Axes<'_>,
+    gk: Tensor<2>,
+    hp: HyperParams,
+) -> Tensor<2> {
+    let shape = x.dims();
+    let g_plus_decay = (hp.wd > 0.0).then(|| axes.add(x.clone().mul_scalar(hp.wd), gk.clone()));
+    if hp.mom > 0.0 {
+        let v = match (vel.take(), g_plus_decay) {
+            (Some(v), Some(d)) => v.reshape(shape).mul_scalar(hp.mom) + d,
+            (Some(v), None) => axes.add(v.reshape(shape).mul_scalar(hp.mom), gk),
+            (None, Some(d)) => d,
+            (None, None) => axes.add(Tensor::zeros(shape, &x.device()), gk),
+        };
+        *vel = Some(v.clone().reshape([shape[0] * shape[1]]));
+        x - v.mul_scalar(hp.lr)
+    } else {
+        match g_plus_decay {
+            Some(d) => x - d.mul_scalar(hp.lr),
+            // x + (−lr·g) is x − lr·g exactly, and x where g = 0.
+            None => axes.add(x, gk.mul_scalar(-hp.lr)),
+        }
+    }
 }
 
 /// Loss and accuracy of the model with parameters `p` on the first `limit` images
@@ -401,6 +556,7 @@ pub struct Trainer<'m> {
     settings: TrainSettings,
     name: String,
     device: Device,
+    /// The parameters `x`, without autodiff (each step makes its own leaves).
     params: Vec<Tensor<1>>,
     velocity: Vec<Option<Tensor<1>>>,
     shift: Option<Vec<Tensor<1>>>,
@@ -441,11 +597,7 @@ impl<'m> Trainer<'m> {
             method,
             settings: settings.clone(),
             name: format!("{method} seed {seed}"),
-            params: x0
-                .to_tensors(&device)
-                .into_iter()
-                .map(|t| t.require_grad())
-                .collect(),
+            params: x0.to_tensors(&base),
             velocity: vec![None; specs.len()],
             shift: shift.map(|v| v.to_tensors(&base)),
             masks: MaskSource::new(
@@ -466,7 +618,7 @@ impl<'m> Trainer<'m> {
 
     /// The current parameters `x` (without autodiff).
     pub fn param_tensors(&self) -> Vec<Tensor<1>> {
-        self.params.iter().map(|p| p.clone().inner()).collect()
+        self.params.clone()
     }
 
     /// The current parameters on the host.
@@ -489,9 +641,17 @@ impl<'m> Trainer<'m> {
             Method::Dropout { drop_prob } => ActHook::dropout(drop_prob, &mut self.sketch_rng),
             _ => ActHook::none(),
         };
+        if let (Some(fast), Model::Mlp(mlp), None) = (&masks.fast, self.model, &self.shift) {
+            return self.step_kept(mlp, fast, inputs, targets);
+        }
+        let leaves: Vec<Tensor<1>> = self
+            .params
+            .iter()
+            .map(|p| p.clone().autodiff().require_grad())
+            .collect();
         let loss = masked_loss(
             self.model,
-            &self.params,
+            &leaves,
             self.shift.as_deref(),
             &masks,
             &mut hook,
@@ -499,26 +659,17 @@ impl<'m> Trainer<'m> {
             targets,
         );
         let grads = loss.backward();
-        let value = loss.inner().into_scalar::<f64>();
-        self.step += 1;
-        if !value.is_finite() {
-            return Err(NnError::Diverged {
-                run: self.name.clone(),
-                epoch: 0,
-                step: self.step,
-                loss: value,
-            });
-        }
+        let value = self.finite_loss(&loss)?;
         let (lr, mom, wd) = (
             self.settings.lr,
             self.settings.momentum,
             self.settings.weight_decay,
         );
-        for (p, vel) in self.params.iter_mut().zip(self.velocity.iter_mut()) {
-            let Some(mut g) = p.grad(&grads) else {
+        for ((p, leaf), vel) in self.params.iter_mut().zip(&leaves).zip(&mut self.velocity) {
+            let Some(mut g) = leaf.grad(&grads) else {
                 continue;
             };
-            let x = p.clone().inner();
+            let x = p.clone();
             if wd > 0.0 {
                 g = g + x.clone().mul_scalar(wd);
             }
@@ -532,7 +683,102 @@ impl<'m> Trainer<'m> {
             } else {
                 g
             };
-            *p = (x - d.mul_scalar(lr)).autodiff().require_grad();
+            *p = x - d.mul_scalar(lr);
+        }
+        Ok(value)
+    }
+
+    /// Counts the step and reads the loss back; [`NnError::Diverged`] if it is not finite.
+    fn finite_loss(&mut self, loss: &Tensor<1>) -> Result<f64> {
+        let value = loss.clone().inner().into_scalar::<f64>();
+        self.step += 1;
+        if value.is_finite() {
+            Ok(value)
+        } else {
+            Err(NnError::Diverged {
+                run: self.name.clone(),
+                epoch: 0,
+                step: self.step,
+                loss: value,
+            })
+        }
+    }
+
+    /// The neuron-level fast step of an MLP (shift `v = 0`): the kept rows and
+    /// columns of the parameters are gathered outside autodiff and become the
+    /// autodiff leaves of [`Mlp::forward_kept`], so backpropagation only sees the
+    /// small matrices; their gradients are then added into the kept entries of the
+    /// full update in place ([`Axes::add`]). The same step as autodiff through
+    /// [`Mlp::forward_neuron`] (whose gradient is zero off the kept units) followed
+    /// by the dense update, without building and scattering into zero gradients of
+    /// the full size. On the CPU the gathers and scatters run on the host, in place
+    /// in the tensors' buffers.
+    fn step_kept(
+        &mut self,
+        mlp: &Mlp,
+        fast: &FastNeurons,
+        inputs: Tensor<2>,
+        targets: Tensor<2>,
+    ) -> Result<f64> {
+        let (host, scale) = (&fast.host, fast.scale);
+        let kept: Vec<Tensor<1, Int>> = fast.kept.iter().map(|k| k.clone().inner()).collect();
+        let on_host = self.settings.device.is_cpu();
+        let axes = |l: usize, bias: bool| {
+            let (rows, cols) = Mlp::kept_axes(&kept, l);
+            let (host_rows, host_cols) = Mlp::kept_axes(host, l);
+            Axes {
+                rows: rows.zip(host_rows.map(Vec::as_slice)).filter(|_| !bias),
+                cols: cols.zip(host_cols.map(Vec::as_slice)),
+                host: on_host,
+            }
+        };
+        let layers = mlp.widths.len() - 1;
+        let shapes: Vec<[usize; 2]> = (0..2 * layers)
+            .map(|i| match i % 2 {
+                0 => [mlp.widths[i / 2], mlp.widths[i / 2 + 1]],
+                _ => [1, mlp.widths[i / 2 + 1]],
+            })
+            .collect();
+        // The parameters, each the only handle on its data where possible, so that
+        // the host gather reads it in place.
+        let (x, leaves): (Vec<Tensor<2>>, Vec<Tensor<2>>) = std::mem::take(&mut self.params)
+            .into_iter()
+            .zip(&shapes)
+            .enumerate()
+            .map(|(i, (p, &s))| {
+                let a = axes(i / 2, i % 2 == 1);
+                let (p, part) = a.gather(p.reshape(s));
+                (p, part.autodiff().require_grad())
+            })
+            .unzip();
+        self.params = x
+            .iter()
+            .map(|p| p.clone().reshape([p.dims()[0] * p.dims()[1]]))
+            .collect();
+        let kp = KeptParams {
+            weights: leaves.iter().step_by(2).cloned().collect(),
+            biases: leaves
+                .iter()
+                .skip(1)
+                .step_by(2)
+                .map(|b| b.clone().reshape([b.dims()[1]]))
+                .collect(),
+        };
+        let loss = cross_entropy_with_logits(mlp.forward_kept(&kp, inputs, scale), targets);
+        let mut grads = loss.backward();
+        let value = self.finite_loss(&loss)?;
+        let hp = HyperParams {
+            lr: self.settings.lr,
+            mom: self.settings.momentum,
+            wd: self.settings.weight_decay,
+        };
+        for (i, (leaf, xi)) in leaves.iter().zip(x).enumerate() {
+            let shape = xi.dims();
+            let gk = leaf
+                .grad_remove(&mut grads)
+                .expect("a leaf of the loss has a gradient");
+            let p = sgd_kept(xi, &mut self.velocity[i], axes(i / 2, i % 2 == 1), gk, hp);
+            self.params[i] = p.reshape([shape[0] * shape[1]]);
         }
         Ok(value)
     }
@@ -607,5 +853,54 @@ impl<'m> Trainer<'m> {
             rows.push(row);
         }
         Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The host gathers and scatters (CPU) equal the device ones (`select`,
+    /// `select_assign`), for every combination of kept rows and columns.
+    #[test]
+    fn host_and_device_gather_and_add_agree() {
+        let dev = cpu();
+        let (r, c) = (7, 9);
+        let host_rows = vec![1usize, 2, 5];
+        let host_cols = vec![0usize, 3, 4, 8];
+        let idx = |v: &[usize]| {
+            let v: Vec<i64> = v.iter().map(|&u| u as i64).collect();
+            let n = v.len();
+            Tensor::<1, Int>::from_data(TensorData::new(v, [n]), &dev)
+        };
+        let (rows_t, cols_t) = (idx(&host_rows), idx(&host_cols));
+        let mat = |n: usize, m: usize, seed: usize| {
+            let v: Vec<f32> = (0..n * m)
+                .map(|i| ((i * 37 + seed * 11) % 23) as f32 * 0.25 - 2.0)
+                .collect();
+            Tensor::<2>::from_data(TensorData::new(v, [n, m]), &dev)
+        };
+        for (use_rows, use_cols) in [(false, false), (true, false), (false, true), (true, true)] {
+            let axes = |host| Axes {
+                rows: use_rows.then_some((&rows_t, host_rows.as_slice())),
+                cols: use_cols.then_some((&cols_t, host_cols.as_slice())),
+                host,
+            };
+            let (nr, nc) = (
+                if use_rows { host_rows.len() } else { r },
+                if use_cols { host_cols.len() } else { c },
+            );
+            let w = mat(r, c, 1);
+            let (w_back, on_host) = axes(true).gather(w.clone());
+            let (_, on_device) = axes(false).gather(w.clone());
+            assert_eq!(on_host.dims(), [nr, nc]);
+            assert_eq!(tensor_to_vec(on_host), tensor_to_vec(on_device));
+            assert_eq!(tensor_to_vec(w_back), tensor_to_vec(w.clone()));
+            let g = mat(nr, nc, 2);
+            let on_host = tensor_to_vec(axes(true).add(w.clone(), g.clone()));
+            let on_device = tensor_to_vec(axes(false).add(w.clone(), g));
+            assert_eq!(on_host, on_device);
+            assert_ne!(on_host, tensor_to_vec(w));
+        }
     }
 }

@@ -11,7 +11,7 @@ mod mlp;
 mod resnet;
 
 pub use cnn::Cnn;
-pub use mlp::Mlp;
+pub use mlp::{KeptParams, Mlp};
 pub use resnet::ResNet;
 
 use burn::tensor::{Tensor, TensorData};
