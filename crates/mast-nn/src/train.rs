@@ -418,6 +418,68 @@ fn sgd_kept(
     }
 }
 
+/// The SGD update of one parameter `x` on the host, in place in its buffer, with
+/// gradient `g` (`m ⊙ g` with a mask `m`): `d = g + wd·x`; with momentum
+/// `v ← mom·v + d` (`v = d` on the first step, in `g`'s buffer) and `d = v`;
+/// `x ← x − lr·d`. Entry by entry the same f32 operations as the tensor update in
+/// [`Trainer::step`] (the scalars rounded to f32 as burn's flex backend does).
+fn sgd_host(
+    x: Tensor<1>,
+    vel: &mut Option<Tensor<1>>,
+    g: Tensor<1>,
+    m: Option<&[f32]>,
+    hp: HyperParams,
+) -> Tensor<1> {
+    let device = x.device();
+    let mut xd = x.into_data();
+    let mut gd = g.into_data().convert::<f32>();
+    let xs: &mut [f32] = xd.as_mut_slice().expect("an f32 tensor");
+    let gs: &mut [f32] = gd.as_mut_slice().expect("an f32 gradient");
+    let (lr, mom, wd) = (hp.lr as f32, hp.mom as f32, hp.wd as f32);
+    let decay = hp.wd > 0.0;
+    let grad = |j: usize, gj: f32, xj: f32| {
+        let g = match m {
+            Some(m) => gj * m[j],
+            None => gj,
+        };
+        if decay {
+            g + xj * wd
+        } else {
+            g
+        }
+    };
+    if hp.mom > 0.0 {
+        match vel.take() {
+            Some(v) => {
+                let mut vd = v.into_data().convert::<f32>();
+                let vs: &mut [f32] = vd.as_mut_slice().expect("an f32 velocity");
+                for (j, ((xj, vj), &gj)) in
+                    xs.iter_mut().zip(vs.iter_mut()).zip(gs.iter()).enumerate()
+                {
+                    let v = *vj * mom + grad(j, gj, *xj);
+                    *vj = v;
+                    *xj = *xj - v * lr;
+                }
+                *vel = Some(Tensor::from_data(vd, &device));
+            }
+            None => {
+                for (j, (xj, gj)) in xs.iter_mut().zip(gs.iter_mut()).enumerate() {
+                    let v = grad(j, *gj, *xj);
+                    *gj = v;
+                    *xj = *xj - v * lr;
+                }
+                *vel = Some(Tensor::from_data(gd, &device));
+            }
+        }
+    } else {
+        for (j, (xj, &gj)) in xs.iter_mut().zip(gs.iter()).enumerate() {
+            let d = grad(j, gj, *xj);
+            *xj = *xj - d * lr;
+        }
+    }
+    Tensor::from_data(xd, &device)
+}
+
 /// Loss and accuracy of the model with parameters `p` on the first `limit` images
 /// of `set` (all if `None`), in chunks of 1000, without masks.
 pub fn evaluate(model: &Model, p: &[Tensor<1>], set: &ImageSet, limit: Option<usize>) -> Eval {
@@ -637,13 +699,19 @@ impl<'m> Trainer<'m> {
         let masks = self.masks.next()?;
         let classes = *self.model.specs().last().map(|s| &s.units).unwrap_or(&2);
         let (inputs, targets) = batch_tensors(x, y, classes, &self.device);
+        if let (Some(fast), Model::Mlp(mlp), None) = (&masks.fast, self.model, &self.shift) {
+            return self.step_kept(mlp, fast, inputs, targets);
+        }
+        if self.settings.device.is_cpu()
+            && self.shift.is_none()
+            && self.params.iter().all(|p| p.dtype() == DType::F32)
+        {
+            return self.step_host(masks, inputs, targets);
+        }
         let mut hook = match self.method {
             Method::Dropout { drop_prob } => ActHook::dropout(drop_prob, &mut self.sketch_rng),
             _ => ActHook::none(),
         };
-        if let (Some(fast), Model::Mlp(mlp), None) = (&masks.fast, self.model, &self.shift) {
-            return self.step_kept(mlp, fast, inputs, targets);
-        }
         let leaves: Vec<Tensor<1>> = self
             .params
             .iter()
@@ -685,6 +753,81 @@ impl<'m> Trainer<'m> {
             };
             *p = x - d.mul_scalar(lr);
         }
+        Ok(value)
+    }
+
+    /// The dense step on the CPU without a shift, with the parameters, masks and
+    /// gradients read and written in their buffers on the host. A masked tensor's
+    /// autodiff leaf is `m ⊙ x`, formed on the host, so autodiff sees no mask
+    /// multiply; the gradient `∇_x = m ⊙ ∇` is formed in the update, which runs in
+    /// one host pass per tensor ([`sgd_host`]). Every entry is computed with the same
+    /// f32 operations, in the same order, as the dense step through [`masked_loss`]
+    /// and the tensor update in [`Trainer::step`].
+    fn step_host(
+        &mut self,
+        masks: DeviceMasks,
+        inputs: Tensor<2>,
+        targets: Tensor<2>,
+    ) -> Result<f64> {
+        let model = self.model;
+        let mut hook = match self.method {
+            Method::Dropout { drop_prob } => ActHook::dropout(drop_prob, &mut self.sketch_rng),
+            _ => ActHook::none(),
+        };
+        let host_masks: Vec<Option<TensorData>> = masks
+            .params
+            .into_iter()
+            .map(|m| m.map(|t| t.inner().into_data().convert::<f32>()))
+            .collect();
+        let device = &self.device;
+        let (params, leaves): (Vec<Tensor<1>>, Vec<Tensor<1>>) = std::mem::take(&mut self.params)
+            .into_iter()
+            .zip(&host_masks)
+            .map(|(p, m)| match m {
+                None => {
+                    let leaf = p.clone().autodiff().require_grad();
+                    (p, leaf)
+                }
+                Some(m) => {
+                    let base = p.device();
+                    let data = p.into_data();
+                    let x: &[f32] = data.as_slice().expect("an f32 tensor");
+                    let m: &[f32] = m.as_slice().expect("an f32 mask");
+                    let eff: Vec<f32> = x.iter().zip(m).map(|(&x, &m)| x * m).collect();
+                    let n = eff.len();
+                    let leaf = Tensor::from_data(TensorData::new(eff, [n]), device).require_grad();
+                    (Tensor::from_data(data, &base), leaf)
+                }
+            })
+            .unzip();
+        self.params = params;
+        let loss = cross_entropy_with_logits(model.forward(&leaves, inputs, &mut hook), targets);
+        let mut grads = loss.backward();
+        let value = self.finite_loss(&loss)?;
+        let grads: Vec<Option<Tensor<1>>> =
+            leaves.iter().map(|l| l.grad_remove(&mut grads)).collect();
+        // The parameters and gradients become the only handles on their buffers.
+        drop((loss, leaves));
+        let hp = HyperParams {
+            lr: self.settings.lr,
+            mom: self.settings.momentum,
+            wd: self.settings.weight_decay,
+        };
+        self.params = std::mem::take(&mut self.params)
+            .into_iter()
+            .zip(grads)
+            .zip(&host_masks)
+            .zip(&mut self.velocity)
+            .map(|(((x, g), m), vel)| match g {
+                None => x,
+                Some(g) => {
+                    let m = m
+                        .as_ref()
+                        .map(|m| m.as_slice::<f32>().expect("an f32 mask"));
+                    sgd_host(x, vel, g, m, hp)
+                }
+            })
+            .collect();
         Ok(value)
     }
 
