@@ -435,49 +435,159 @@ fn sgd_host(
     let mut gd = g.into_data().convert::<f32>();
     let xs: &mut [f32] = xd.as_mut_slice().expect("an f32 tensor");
     let gs: &mut [f32] = gd.as_mut_slice().expect("an f32 gradient");
-    let (lr, mom, wd) = (hp.lr as f32, hp.mom as f32, hp.wd as f32);
-    let decay = hp.wd > 0.0;
-    let grad = |j: usize, gj: f32, xj: f32| {
-        let g = match m {
-            Some(m) => gj * m[j],
-            None => gj,
-        };
-        if decay {
-            g + xj * wd
+    let s = Scalars {
+        lr: hp.lr as f32,
+        mom: hp.mom as f32,
+        wd: hp.wd as f32,
+    };
+    let momentum = hp.mom > 0.0;
+    let mut vd = if momentum {
+        vel.take().map(|v| v.into_data().convert::<f32>())
+    } else {
+        None
+    };
+    let vs: Option<&mut [f32]> = vd
+        .as_mut()
+        .map(|v| v.as_mut_slice().expect("an f32 velocity"));
+    // One loop per case, so that each vectorises without branches.
+    match (m, hp.wd > 0.0) {
+        (Some(m), true) => sgd_wide::<true, true>(xs, gs, vs, m, momentum, s),
+        (Some(m), false) => sgd_wide::<true, false>(xs, gs, vs, m, momentum, s),
+        (None, true) => sgd_wide::<false, true>(xs, gs, vs, &[], momentum, s),
+        (None, false) => sgd_wide::<false, false>(xs, gs, vs, &[], momentum, s),
+    }
+    if momentum {
+        *vel = Some(Tensor::from_data(vd.unwrap_or(gd), &device));
+    }
+    Tensor::from_data(xd, &device)
+}
+
+/// Runs `f` compiled for AVX-512 or AVX2 where the CPU has them (selected at run
+/// time), so that its element-wise loops use wide vectors. The same f32 results on
+/// every path: separate IEEE multiplies and adds (Rust never fuses them).
+#[inline(always)]
+fn wide<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f")]
+        unsafe fn avx512<R>(f: impl FnOnce() -> R) -> R {
+            f()
+        }
+        #[target_feature(enable = "avx2")]
+        unsafe fn avx2<R>(f: impl FnOnce() -> R) -> R {
+            f()
+        }
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F.
+            return unsafe { avx512(f) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2.
+            return unsafe { avx2(f) };
+        }
+    }
+    f()
+}
+
+/// The SGD scalars rounded to f32, as burn's flex backend rounds `mul_scalar`'s.
+#[derive(Debug, Clone, Copy)]
+struct Scalars {
+    lr: f32,
+    mom: f32,
+    wd: f32,
+}
+
+/// [`sgd_loop`] compiled for AVX-512 or AVX2 where the CPU has them (selected at
+/// run time), with the same f32 results on every path.
+fn sgd_wide<const MASK: bool, const DECAY: bool>(
+    xs: &mut [f32],
+    gs: &mut [f32],
+    vs: Option<&mut [f32]>,
+    m: &[f32],
+    momentum: bool,
+    s: Scalars,
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f")]
+        unsafe fn avx512<const MASK: bool, const DECAY: bool>(
+            xs: &mut [f32],
+            gs: &mut [f32],
+            vs: Option<&mut [f32]>,
+            m: &[f32],
+            momentum: bool,
+            s: Scalars,
+        ) {
+            sgd_loop::<MASK, DECAY>(xs, gs, vs, m, momentum, s)
+        }
+        #[target_feature(enable = "avx2")]
+        unsafe fn avx2<const MASK: bool, const DECAY: bool>(
+            xs: &mut [f32],
+            gs: &mut [f32],
+            vs: Option<&mut [f32]>,
+            m: &[f32],
+            momentum: bool,
+            s: Scalars,
+        ) {
+            sgd_loop::<MASK, DECAY>(xs, gs, vs, m, momentum, s)
+        }
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F.
+            return unsafe { avx512::<MASK, DECAY>(xs, gs, vs, m, momentum, s) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2.
+            return unsafe { avx2::<MASK, DECAY>(xs, gs, vs, m, momentum, s) };
+        }
+    }
+    sgd_loop::<MASK, DECAY>(xs, gs, vs, m, momentum, s)
+}
+
+/// The entries of [`sgd_host`]: `g ← m ⊙ g` (`MASK`), `g ← g + x·wd` (`DECAY`);
+/// with momentum `v ← v·mom + g` into `vs`, or into `gs` on the first step (`vs`
+/// absent); `x ← x − d·lr`. Separate multiplies and adds, no fused multiply-add.
+#[inline(always)]
+fn sgd_loop<const MASK: bool, const DECAY: bool>(
+    xs: &mut [f32],
+    gs: &mut [f32],
+    vs: Option<&mut [f32]>,
+    m: &[f32],
+    momentum: bool,
+    s: Scalars,
+) {
+    let n = xs.len();
+    assert!(gs.len() == n && (!MASK || m.len() == n));
+    let grad = |j: usize, g: f32, x: f32| {
+        let g = if MASK { g * m[j] } else { g };
+        if DECAY {
+            g + x * s.wd
         } else {
             g
         }
     };
-    if hp.mom > 0.0 {
-        match vel.take() {
-            Some(v) => {
-                let mut vd = v.into_data().convert::<f32>();
-                let vs: &mut [f32] = vd.as_mut_slice().expect("an f32 velocity");
-                for (j, ((xj, vj), &gj)) in
-                    xs.iter_mut().zip(vs.iter_mut()).zip(gs.iter()).enumerate()
-                {
-                    let v = *vj * mom + grad(j, gj, *xj);
-                    *vj = v;
-                    *xj = *xj - v * lr;
-                }
-                *vel = Some(Tensor::from_data(vd, &device));
-            }
-            None => {
-                for (j, (xj, gj)) in xs.iter_mut().zip(gs.iter_mut()).enumerate() {
-                    let v = grad(j, *gj, *xj);
-                    *gj = v;
-                    *xj = *xj - v * lr;
-                }
-                *vel = Some(Tensor::from_data(gd, &device));
+    match (momentum, vs) {
+        (true, Some(vs)) => {
+            assert!(vs.len() == n);
+            for j in 0..n {
+                let v = vs[j] * s.mom + grad(j, gs[j], xs[j]);
+                vs[j] = v;
+                xs[j] = xs[j] - v * s.lr;
             }
         }
-    } else {
-        for (j, (xj, &gj)) in xs.iter_mut().zip(gs.iter()).enumerate() {
-            let d = grad(j, gj, *xj);
-            *xj = *xj - d * lr;
+        (true, None) => {
+            for j in 0..n {
+                let v = grad(j, gs[j], xs[j]);
+                gs[j] = v;
+                xs[j] = xs[j] - v * s.lr;
+            }
+        }
+        (false, _) => {
+            for j in 0..n {
+                let d = grad(j, gs[j], xs[j]);
+                xs[j] = xs[j] - d * s.lr;
+            }
         }
     }
-    Tensor::from_data(xd, &device)
 }
 
 /// Loss and accuracy of the model with parameters `p` on the first `limit` images
@@ -793,7 +903,7 @@ impl<'m> Trainer<'m> {
                     let data = p.into_data();
                     let x: &[f32] = data.as_slice().expect("an f32 tensor");
                     let m: &[f32] = m.as_slice().expect("an f32 mask");
-                    let eff: Vec<f32> = x.iter().zip(m).map(|(&x, &m)| x * m).collect();
+                    let eff: Vec<f32> = wide(|| x.iter().zip(m).map(|(&x, &m)| x * m).collect());
                     let n = eff.len();
                     let leaf = Tensor::from_data(TensorData::new(eff, [n]), device).require_grad();
                     (Tensor::from_data(data, &base), leaf)
