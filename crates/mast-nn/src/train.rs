@@ -571,20 +571,20 @@ fn sgd_loop<const MASK: bool, const DECAY: bool>(
             for j in 0..n {
                 let v = vs[j] * s.mom + grad(j, gs[j], xs[j]);
                 vs[j] = v;
-                xs[j] = xs[j] - v * s.lr;
+                xs[j] -= v * s.lr;
             }
         }
         (true, None) => {
             for j in 0..n {
                 let v = grad(j, gs[j], xs[j]);
                 gs[j] = v;
-                xs[j] = xs[j] - v * s.lr;
+                xs[j] -= v * s.lr;
             }
         }
         (false, _) => {
             for j in 0..n {
                 let d = grad(j, gs[j], xs[j]);
-                xs[j] = xs[j] - d * s.lr;
+                xs[j] -= d * s.lr;
             }
         }
     }
