@@ -367,4 +367,68 @@ mod tests {
             assert_ne!(on_host, tensor_to_vec(w));
         }
     }
+
+    /// The fused host update equals the tensor update of the dense step bit for
+    /// bit: `g ← g ⊙ m`, `g ← g + wd·x`, `v ← mom·v + g` (or `v = g`), `x ← x − lr·v`.
+    #[test]
+    fn host_update_equals_the_tensor_update_bitwise() {
+        let dev = cpu();
+        let n = 1037; // not a multiple of any vector width
+        let vec = |seed: u32| -> Vec<f32> {
+            (0..n as u32)
+                .map(|i| {
+                    let h = (i.wrapping_mul(2_654_435_761) ^ seed.wrapping_mul(40_503)) % 10_007;
+                    (h as f32 / 10_007.0 - 0.5) * 3.7
+                })
+                .collect()
+        };
+        let t = |v: &[f32]| Tensor::<1>::from_data(TensorData::new(v.to_vec(), [n]), &dev);
+        let (x0, g0, v0) = (vec(1), vec(2), vec(3));
+        let m: Vec<f32> = vec(4)
+            .iter()
+            .map(|&u| if u > 0.0 { 1.0 / 0.7 } else { 0.0 })
+            .collect();
+        for (mom, wd, masked, first) in [
+            (0.9, 1e-4, true, false),
+            (0.9, 1e-4, true, true),
+            (0.0, 1e-4, true, false),
+            (0.9, 0.0, false, false),
+            (0.0, 0.0, false, true),
+            (0.9, 0.0, true, true),
+        ] {
+            let hp = HyperParams {
+                lr: 0.0213,
+                mom,
+                wd,
+            };
+            // The tensor update.
+            let x = t(&x0);
+            let mut g = t(&g0);
+            if masked {
+                g = g * t(&m);
+            }
+            if wd > 0.0 {
+                g = g + x.clone().mul_scalar(wd);
+            }
+            let (d, v_want) = if mom > 0.0 {
+                let v = if first { g } else { t(&v0).mul_scalar(mom) + g };
+                (v.clone(), Some(tensor_to_vec(v)))
+            } else {
+                (g, None)
+            };
+            let x_want = tensor_to_vec(x - d.mul_scalar(hp.lr));
+            // The host update.
+            let mut vel = (!first && mom > 0.0).then(|| t(&v0));
+            let x_got = sgd_host(t(&x0), &mut vel, t(&g0), masked.then_some(&m[..]), hp);
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            let case = format!("mom {mom} wd {wd} masked {masked} first {first}");
+            assert_eq!(bits(&tensor_to_vec(x_got)), bits(&x_want), "{case}: x");
+            let v_got = vel.map(tensor_to_vec);
+            assert_eq!(
+                v_got.as_deref().map(bits),
+                v_want.as_deref().map(bits),
+                "{case}: v"
+            );
+        }
+    }
 }
