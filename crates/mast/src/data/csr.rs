@@ -2,6 +2,8 @@
 
 use std::sync::OnceLock;
 
+use super::BitRows;
+
 /// A compressed sparse column view: `indptr[j]..indptr[j+1]` are the nonzeros of column `j`.
 #[derive(Debug, Clone)]
 pub struct Csc {
@@ -24,6 +26,7 @@ pub struct CsrMatrix {
     /// Whether every stored value is 1 (one-hot / indicator features).
     binary: bool,
     csc: OnceLock<Csc>,
+    bit_rows: OnceLock<Option<BitRows>>,
 }
 
 impl Clone for CsrMatrix {
@@ -36,6 +39,7 @@ impl Clone for CsrMatrix {
             values: self.values.clone(),
             binary: self.binary,
             csc: OnceLock::new(),
+            bit_rows: OnceLock::new(),
         }
     }
 }
@@ -75,6 +79,7 @@ impl CsrMatrix {
             values,
             binary,
             csc: OnceLock::new(),
+            bit_rows: OnceLock::new(),
         }
     }
 
@@ -111,6 +116,10 @@ impl CsrMatrix {
     /// reading them overlaps the cache misses.
     #[inline]
     pub fn prefetch_row(&self, i: usize) {
+        if let Some(bits) = self.bit_rows.get().and_then(Option::as_ref) {
+            bits.prefetch_row(i);
+            return;
+        }
         let (ix, vx) = self.row(i);
         crate::linalg::prefetch(ix);
         if !self.binary {
@@ -138,7 +147,30 @@ impl CsrMatrix {
         assert!(n_cols >= self.n_cols);
         self.n_cols = n_cols;
         self.csc = OnceLock::new();
+        self.bit_rows = OnceLock::new();
         self
+    }
+
+    /// The rows as bit sets, built on first use (O(n·d/64 + nnz)), where that pays
+    /// for the minibatch kernels: indicator features (every value 1, no column
+    /// repeated in a row) and d small against the nonzeros per row, as in the
+    /// LIBSVM a*a sets. `None` otherwise.
+    ///
+    /// ```
+    /// use mast::data::CsrMatrix;
+    /// let m = CsrMatrix::new(2, 3, vec![0, 2, 3], vec![0, 2, 1], vec![1.0; 3]);
+    /// assert_eq!(m.bit_rows().unwrap().row(0)[0], 0b101);
+    /// let m = CsrMatrix::new(1, 3, vec![0, 1], vec![0], vec![0.5]);
+    /// assert!(m.bit_rows().is_none());
+    /// ```
+    pub fn bit_rows(&self) -> Option<&BitRows> {
+        self.bit_rows
+            .get_or_init(|| {
+                BitRows::pays_for(self)
+                    .then(|| BitRows::from_csr(self))
+                    .flatten()
+            })
+            .as_ref()
     }
 
     /// The column-major copy, built on first use (O(nnz)).

@@ -1,6 +1,7 @@
 //! Data: LIBSVM loading, dense and sparse matrices, synthetic generators, splits,
 //! and sharding among the nodes of a distributed run.
 
+mod bit_rows;
 mod csr;
 mod dataset;
 mod dense;
@@ -9,6 +10,7 @@ mod shard;
 pub mod split;
 pub mod synthetic;
 
+pub use bit_rows::BitRows;
 pub use csr::{Csc, CsrMatrix};
 pub use dataset::{Dataset, Design, LabelMap};
 pub use dense::DenseMatrix;

@@ -4,6 +4,7 @@ use std::sync::{Arc, OnceLock};
 
 use rayon::prelude::*;
 
+use super::bit_batch::BitBatch;
 use super::sparse_batch::SparseBatch;
 use super::{Objective, Rows, Shift, Workspace, CHUNK};
 use crate::data::{Dataset, Design};
@@ -38,6 +39,27 @@ pub trait MarginLoss: Copy + Send + Sync + std::fmt::Debug + 'static {
     #[inline]
     fn derivative_log_split(m: f64, b: f64) -> (f64, f64, f64) {
         (Self::derivative(m, b), Self::value(m, b), 1.0)
+    }
+    /// The derivatives of a minibatch: `r_i = ∂ℓ/∂m (m_i, b_i) · scale` for the
+    /// margins `m` and labels `b`, and the sum of the losses; `m` and `fac` are
+    /// scratch (overwritten). Losses may compute it in vector lanes, within a few
+    /// ulp of [`MarginLoss::derivative`]; the default is
+    /// [`MarginLoss::derivative_log_split`] sample by sample.
+    fn batch_derivatives(
+        b: &[f64],
+        m: &mut [f64],
+        scale: f64,
+        r: &mut [f64],
+        fac: &mut [f64],
+    ) -> LossSum {
+        let _ = fac;
+        let mut sum = LossSum::default();
+        for ((&mi, &bi), ri) in m.iter().zip(b).zip(r.iter_mut()) {
+            let (deriv, lin, f) = Self::derivative_log_split(mi, bi);
+            sum.add(lin, f);
+            *ri = deriv * scale;
+        }
+        sum
     }
 }
 
@@ -149,6 +171,15 @@ impl MarginLoss for Logistic {
         let fac = 1.0 + e;
         let sig = if t >= 0.0 { 1.0 / fac } else { e / fac };
         (-b * sig, t.max(0.0), fac)
+    }
+    fn batch_derivatives(
+        b: &[f64],
+        m: &mut [f64],
+        scale: f64,
+        r: &mut [f64],
+        fac: &mut [f64],
+    ) -> LossSum {
+        super::batch_loss::logistic(b, m, scale, r, fac)
     }
 }
 
@@ -289,6 +320,23 @@ impl<L: MarginLoss> LinearModel<L> {
 /// and returns `‖y‖² = ‖v‖² + Σ_Ω (y_j² − v_j²)` for `y = v + S(x − v)`. (A function
 /// of its own, so that the running sum stays in a register.)
 #[inline(never)]
+/// `r_i = ℓ'(m_i, b_i) / |B|` for a minibatch's margins `m` (overwritten), and the
+/// sum of its losses; `b` and `fac` are batch-sized scratch.
+fn derivatives<L: MarginLoss>(
+    batch: &[usize],
+    labels: &[f64],
+    m: &mut [f64],
+    r: &mut [f64],
+    b: &mut [f64],
+    fac: &mut [f64],
+) -> LossSum {
+    for (bi, &i) in b.iter_mut().zip(batch) {
+        *bi = labels[i];
+    }
+    // ×(1/b), exact division for the usual power-of-two batches.
+    L::batch_derivatives(b, m, 1.0 / batch.len() as f64, r, fac)
+}
+
 fn displacements(draw: &SketchDraw, x: &[f64], v: &[f64], v_norm_sq: f64, u: &mut [f64]) -> f64 {
     let mut y_norm_sq = v_norm_sq;
     for ((j, c), uk) in draw.iter().zip(u.iter_mut()) {
@@ -471,6 +519,21 @@ impl<L: MarginLoss> Objective for LinearModel<L> {
         let v = &shift.v;
         let av = &shift.cache;
         let k_len = draw.len();
+        if let (Rows::Batch(batch), Design::Sparse(sp)) = (rows, design) {
+            if let Some(bits) = sp.bit_rows() {
+                let rows = BitBatch {
+                    bits,
+                    batch,
+                    labels,
+                    x,
+                    v,
+                    av,
+                    draw,
+                    lam,
+                };
+                return rows.loss_grad::<L>(ws, &mut out[..k_len]);
+            }
+        }
         let y_norm_sq = displacements(draw, x, v, shift.v_norm_sq, &mut ws.u[..k_len]);
         let u = &ws.u[..k_len];
         let idx = &draw.indices;
@@ -573,13 +636,9 @@ impl<L: MarginLoss> Objective for LinearModel<L> {
                             u,
                         };
                         rows.margins(w, m);
-                        // ×(1/b), exact division for the usual power-of-two batches.
-                        let inv_nb = 1.0 / nb;
-                        for ((&i, &mi), ri) in batch.iter().zip(m.iter()).zip(r.iter_mut()) {
-                            let (deriv, lin, fac) = L::derivative_log_split(mi, labels[i]);
-                            loss_sum.add(lin, fac);
-                            *ri = deriv * inv_nb;
-                        }
+                        let nb = batch.len();
+                        let (b, fac) = (&mut ws.b[..nb], &mut ws.fac[..nb]);
+                        loss_sum = derivatives::<L>(batch, labels, m, r, b, fac);
                         rows.gradient(r, [w, y, g], out, !loss_sum.total().is_finite());
                     }
                 }

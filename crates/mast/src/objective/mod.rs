@@ -5,10 +5,13 @@
 //! models ([`LinearModel`]) override it with a path whose cost is proportional to
 //! the kept coordinates (and the batch's nonzeros among them), not to d.
 
+mod batch_loss;
+mod bit_batch;
 mod linear;
 mod quadratic;
 mod sparse_batch;
 
+pub use batch_loss::exp_nonpositive;
 pub use linear::{
     LeastSquares, LinearModel, Logistic, LogisticRegression, LossSum, MarginLoss, Squared,
 };
@@ -81,8 +84,21 @@ pub struct Workspace {
     pub m: Vec<f64>,
     /// Sample-sized buffer (loss derivatives).
     pub r: Vec<f64>,
+    /// Sample-sized buffer (a minibatch's labels).
+    pub b: Vec<f64>,
+    /// Sample-sized buffer (a minibatch's loss factors, see [`LossSum`]).
+    pub fac: Vec<f64>,
     /// Per-chunk partial sums (deterministic reductions).
     pub sums: Vec<f64>,
+    /// Dense buffers padded to whole 128-feature blocks, all-zero between calls
+    /// (the bit-row minibatch kernels: the displacements on Ω, the column sums).
+    pub padded_w: Vec<f64>,
+    /// See [`Workspace::padded_w`].
+    pub padded_g: Vec<f64>,
+    /// See [`Workspace::padded_w`] (the sketch's diagonal).
+    pub padded_s: Vec<f64>,
+    /// Ω as a bit set, all-zero between calls (the bit-row kernels).
+    pub omega: Vec<u64>,
 }
 
 impl Workspace {
@@ -95,7 +111,13 @@ impl Workspace {
             u: vec![0.0; d],
             m: vec![0.0; n],
             r: vec![0.0; n],
+            b: vec![0.0; n],
+            fac: vec![0.0; n],
             sums: vec![0.0; n.div_ceil(CHUNK).max(1)],
+            padded_w: vec![0.0; bit_batch::padded_len(d)],
+            padded_g: vec![0.0; bit_batch::padded_len(d)],
+            padded_s: vec![0.0; bit_batch::padded_len(d)],
+            omega: vec![0; bit_batch::padded_len(d) / 64],
         }
     }
 }

@@ -5,8 +5,9 @@ use crate::rng::{HalfWords, MastRng};
 /// Rand-K: a uniformly random K-subset Ω of the d coordinates, each scaled by d/K.
 ///
 /// `E[SᵀS] = (d/K) I`, `L_D = μ_D = d/K`, `L_S^max = d²/K²`; off-diagonal pair
-/// moments `E[s_j s_l] = d(K−1)/(K(d−1))`. Sampling is O(K) (Floyd's algorithm),
-/// then sorting the K indices.
+/// moments `E[s_j s_l] = d(K−1)/(K(d−1))`. Sampling is O(K): Floyd's algorithm
+/// (then the K indices in order), or for d ≤ 128 and K ≥ d/4 selection sampling
+/// over the d coordinates.
 ///
 /// ```
 /// use mast::sketch::{RandK, Sketch, SketchDraw};
@@ -64,9 +65,30 @@ impl RandK {
             out.scales.resize(d, scale);
             return;
         }
-        // Floyd: for j in d−k..d pick t ∈ [0, j]; take t, or j if t is taken.
-        let mut draws = HalfWords::new(rng);
-        if d <= 128 {
+        // Floyd (all but the first branch): for j in d−k..d pick t ∈ [0, j];
+        // take t, or j if t is taken. The generator's state is a local, so that
+        // it can live in registers through the loops (written back below).
+        let mut local = rng.clone();
+        let mut draws = HalfWords::new(&mut local);
+        if d <= 128 && 4 * k >= d {
+            // Small d, K ≥ d/4: selection sampling (Knuth's Algorithm S). Each
+            // coordinate in turn is kept with probability (still needed) /
+            // (still to visit), which makes every K-subset equally likely. O(d) =
+            // O(K) steps here, each a bounded draw and an add: the only chain from
+            // one step to the next is the count still needed, where Floyd's
+            // picks wait on each other's bits.
+            out.indices.resize(d, 0);
+            let picked = &mut out.indices[..d];
+            let (mut len, mut need) = (0, k);
+            for j in 0..d {
+                let keep = usize::from(draws.uniform_inclusive(d - 1 - j) < need);
+                picked[len] = j; // kept only if `len` then moves past it
+                len += keep;
+                need -= keep;
+            }
+            debug_assert_eq!((len, need), (k, 0));
+            out.indices.truncate(k);
+        } else if d <= 128 {
             // Small d (most LIBSVM sets): the whole bit set in one register, so a
             // pick's test-and-set is two shifts, not a load that waits on the
             // previous pick's store.
@@ -120,6 +142,7 @@ impl RandK {
                 out.marks[j] = false;
             }
         }
+        *rng = local;
         out.scales.resize(k, scale);
     }
 
