@@ -89,10 +89,18 @@ impl BitRows {
         &self.bits[i * self.stride..(i + 1) * self.stride]
     }
 
-    /// Hints the CPU to bring row `i` into cache (a no-op off x86-64).
+    /// Hints the CPU to bring row `i` into cache (a no-op off x86-64): one
+    /// prefetch per cache line the row touches (one, for d ≤ 512 on a 16-byte
+    /// aligned buffer).
     #[inline]
     pub fn prefetch_row(&self, i: usize) {
-        crate::linalg::prefetch(self.row(i));
+        let row = self.row(i);
+        let first = row.as_ptr() as usize;
+        let last = first + std::mem::size_of_val(row) - 1;
+        crate::linalg::prefetch(&row[..1]);
+        if first >> 6 != last >> 6 {
+            crate::linalg::prefetch(&row[1..]);
+        }
     }
 }
 

@@ -116,14 +116,19 @@ impl CsrMatrix {
     /// reading them overlaps the cache misses.
     #[inline]
     pub fn prefetch_row(&self, i: usize) {
-        if let Some(bits) = self.bit_rows.get().and_then(Option::as_ref) {
-            bits.prefetch_row(i);
-            return;
-        }
         let (ix, vx) = self.row(i);
         crate::linalg::prefetch(ix);
         if !self.binary {
             crate::linalg::prefetch(vx);
+        }
+    }
+
+    /// [`CsrMatrix::prefetch_row`] for each of `rows`, or, where the bit rows are
+    /// built (the minibatch kernels then read those), their rows.
+    pub fn prefetch_rows(&self, rows: &[usize]) {
+        match self.bit_rows.get().and_then(Option::as_ref) {
+            Some(bits) => rows.iter().for_each(|&i| bits.prefetch_row(i)),
+            None => rows.iter().for_each(|&i| self.prefetch_row(i)),
         }
     }
 

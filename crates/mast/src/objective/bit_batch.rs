@@ -1,20 +1,19 @@
 //! The linear model's sketched gradient on one minibatch of a 0/1 design kept as
-//! bit rows ([`BitRows`]): margins, then the sum of the loss derivatives on Ω.
+//! bit rows ([`BitRows`]), computed in the space of the kept coordinates.
 //!
-//! The arithmetic is fixed by eight lanes: feature j belongs to lane `j % 8`.
-//! - Margin of row i: lane l sums `w_j` over the row's features j ≡ l (mod 8) in
-//!   increasing j, from +0.0; the lanes are then added as a tree,
-//!   `((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7))`, and `a_iᵀv` is added
-//!   last. Here `w` is u on Ω and +0.0 elsewhere; adding +0.0 to a sum that
-//!   started at +0.0 changes nothing, so it does not matter whether a path adds
-//!   the features off Ω or skips them.
-//! - Gradient: `g_j = Σ_i r_i` over the batch's rows that have feature j, in
-//!   batch order, from +0.0.
+//! Ω = `idx` (increasing), K = |Ω|; position k stands for feature `idx[k]`. With
+//! `u_k = c_k (x_j − v_j)`:
+//! - the margin of row i sums `u_k` over the kept features of the row in eight
+//!   lanes (lane `k % 8`, increasing k, from +0.0), adds the lanes as the tree
+//!   `((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7))`, then adds `a_iᵀv`;
+//! - `g_k = Σ_i r_i` over the batch's rows that have feature `idx[k]`, in batch
+//!   order, from +0.0; the gradient on Ω is `c_k (g_k + λ (v_j + u_k))`.
 //!
-//! With AVX-512 (checked at run time) a row is 16 masked 8-lane adds per 128
-//! features, branch-free, with the feature block's sums held in registers; the
-//! portable path walks the set bits of row ∩ Ω in the same order and lanes. Both
-//! give the same bits.
+//! With AVX-512 and BMI2 (checked at run time) each row's bits are first packed
+//! onto Ω (`pext`), so a row is ⌈K/8⌉ masked 8-lane adds, branch-free, for the
+//! margins and again for the column sums, whose K sums stay in registers. The
+//! portable path walks the set bits of row ∩ Ω in the same order and lanes.
+//! Both give the same bits.
 
 use super::{LossSum, MarginLoss, Workspace};
 use crate::data::BitRows;
@@ -26,91 +25,100 @@ pub(super) struct BitBatch<'a> {
     pub batch: &'a [usize],
     /// The labels of all samples.
     pub labels: &'a [f64],
-    /// The iterate x and the shift v.
-    pub x: &'a [f64],
-    pub v: &'a [f64],
     /// `A v` (empty when v = 0).
     pub av: &'a [f64],
     pub draw: &'a SketchDraw,
+    /// The shift v.
+    pub v: &'a [f64],
     /// The ℓ2 weight λ.
     pub lam: f64,
+    /// Whether the vector path may run (where the CPU has it); tests compare
+    /// the two paths.
+    pub wide: bool,
 }
 
 /// Length of the padded dense buffers the kernels use for dimension `d`: whole
-/// 128-feature blocks.
+/// 128-coordinate blocks.
 pub(super) fn padded_len(d: usize) -> usize {
     d.div_ceil(128).max(1) * 128
 }
 
 impl BitBatch<'_> {
-    /// The sketched minibatch loss `(1/b) Σ_i ℓ(a_iᵀy, b_i) + (λ/2)‖y‖²` at
-    /// `y = v + S(x − v)`, and the sketched gradient on Ω in `out[..|Ω|]`.
-    ///
-    /// The O(d) parts run densely over the padded buffers (`ws.padded_*`, all-zero
-    /// between calls): d is small where bit rows are used, and a dense pass is a
-    /// few vector operations where a pass over Ω is a load and a store per kept
-    /// coordinate.
+    /// The data part of the sketched minibatch loss, `(1/b) Σ_i ℓ(a_iᵀy, b_i)` at
+    /// `y = v + S(x − v)`, given `u` on Ω in `ws.padded_w[..K]` (zero after it);
+    /// writes the sketched gradient on Ω to `out[..K]` and clears `ws.padded_w`.
     pub fn loss_grad<L: MarginLoss>(&self, ws: &mut Workspace, out: &mut [f64]) -> f64 {
-        let wide = wide();
-        let d = self.x.len();
-        let (s, w, g) = (&mut ws.padded_s, &mut ws.padded_w, &mut ws.padded_g);
-        for (&j, &c) in self.draw.indices.iter().zip(&self.draw.scales) {
-            s[j] = c;
-        }
-        // u = S(x − v) into w (zero off Ω), and ‖y‖² for y = v + u.
-        let y_norm_sq = displace(wide, self.x, self.v, &s[..d], &mut w[..d]);
+        let idx = &self.draw.indices;
+        let k_len = idx.len();
         let nb = self.batch.len();
+        let packed = match self.wide {
+            true => pack(self.bits, self.batch, idx, &mut ws.omega, &mut ws.masks),
+            false => None,
+        };
+        if packed.is_none() {
+            for (k, &j) in idx.iter().enumerate() {
+                ws.rank[j] = k as u32;
+                ws.omega[j / 64] |= 1 << (j % 64);
+            }
+        }
         let m = &mut ws.m[..nb];
-        self.margins(wide, w, &mut ws.omega, m);
+        match packed {
+            #[cfg(target_arch = "x86_64")]
+            Some(words) => {
+                // SAFETY: `pack` returns words only where the CPU has AVX-512F/DQ
+                // and BMI2; the masks are nb rows of `words` words on Ω, and
+                // padded_w holds ⌈K/128⌉·128 entries.
+                unsafe { avx512::margins(&ws.masks, words, k_len, &ws.padded_w, m) }
+            }
+            _ => self.margins(&ws.omega, &ws.rank, &ws.padded_w, m),
+        }
+        self.add_base(m);
         let (r, b, fac) = (&mut ws.r[..nb], &mut ws.b[..nb], &mut ws.fac[..nb]);
         for (bi, &i) in b.iter_mut().zip(self.batch) {
             *bi = self.labels[i];
         }
         // ×(1/b), exact division for the usual power-of-two batches.
         let loss_sum: LossSum = L::batch_derivatives(b, m, 1.0 / nb as f64, r, fac);
-        self.column_sums(wide, r, g, &mut ws.omega);
-        // ∇ on Ω: c_j (g_j + λ y_j).
-        for ((o, &j), &c) in out
-            .iter_mut()
-            .zip(&self.draw.indices)
-            .zip(&self.draw.scales)
-        {
-            *o = c * (g[j] + self.lam * (self.v[j] + w[j]));
+        match packed {
+            #[cfg(target_arch = "x86_64")]
+            Some(words) => {
+                // SAFETY: as above; padded_g holds ⌈K/128⌉·128 entries.
+                unsafe { avx512::column_sums(&ws.masks, words, k_len, r, &mut ws.padded_g) }
+            }
+            _ => self.column_sums(&ws.omega, &ws.rank, r, &mut ws.padded_g),
         }
-        s[..d].fill(0.0);
-        w[..d].fill(0.0);
-        g.fill(0.0);
-        loss_sum.total() / nb as f64 + 0.5 * self.lam * y_norm_sq
+        if packed.is_none() {
+            for &j in idx {
+                ws.omega[j / 64] = 0;
+            }
+        }
+        // ∇ on Ω: c_k (g_k + λ y_j), y_j = v_j + u_k.
+        let (u, g) = (&mut ws.padded_w[..k_len], &mut ws.padded_g[..k_len]);
+        let terms = out.iter_mut().zip(idx).zip(&self.draw.scales);
+        for (((o, &j), &c), (uk, gk)) in terms.zip(u.iter_mut().zip(g.iter_mut())) {
+            *o = c * (*gk + self.lam * (self.v[j] + *uk));
+            *uk = 0.0;
+            *gk = 0.0;
+        }
+        loss_sum.total() / nb as f64
     }
 
-    /// `m_i = a_iᵀv + a_iᵀ u` for the batch's rows (u in `w`, zero off Ω).
-    fn margins(&self, wide: bool, w: &[f64], omega: &mut [u64], m: &mut [f64]) {
-        #[cfg(target_arch = "x86_64")]
-        if wide {
-            // SAFETY: `wide` says the CPU has AVX-512F and DQ; w holds 64·stride entries.
-            unsafe { avx512::margins(self.bits, self.batch, w, m) };
-            self.add_base(m);
-            return;
-        }
-        let idx = &self.draw.indices;
-        for &j in idx {
-            omega[j / 64] |= 1 << (j % 64);
-        }
+    /// Portable margins (`omega`: Ω as a bit set; `rank`: feature → position k).
+    fn margins(&self, omega: &[u64], rank: &[u32], u: &[f64], m: &mut [f64]) {
         for (&i, mi) in self.batch.iter().zip(m.iter_mut()) {
             let mut s = [0.0f64; 8];
-            for (t, (&word, &om)) in self.bits.row(i).iter().zip(omega.iter()).enumerate() {
-                let mut b = word & om;
-                while b != 0 {
-                    let j = t * 64 + b.trailing_zeros() as usize;
-                    s[j % 8] += w[j];
-                    b &= b - 1;
-                }
-            }
+            for_each_kept(self.bits.row(i), omega, |j| {
+                let k = rank[j] as usize;
+                s[k % 8] += u[k];
+            });
             *mi = reduce8(s);
         }
-        self.add_base(m);
-        for &j in idx {
-            omega[j / 64] = 0;
+    }
+
+    /// Portable column sums `g_k` (g all-zero before).
+    fn column_sums(&self, omega: &[u64], rank: &[u32], r: &[f64], g: &mut [f64]) {
+        for (&i, &ri) in self.batch.iter().zip(r) {
+            for_each_kept(self.bits.row(i), omega, |j| g[rank[j] as usize] += ri);
         }
     }
 
@@ -123,87 +131,63 @@ impl BitBatch<'_> {
             }
         }
     }
+}
 
-    /// `g_j = Σ_i r_i a_ij`, at least for j ∈ Ω (g padded, all-zero before).
-    fn column_sums(&self, wide: bool, r: &[f64], g: &mut [f64], omega: &mut [u64]) {
-        #[cfg(target_arch = "x86_64")]
-        if wide {
-            // SAFETY: `wide` says the CPU has AVX-512F and DQ; g holds 64·stride entries.
-            unsafe { avx512::column_sums(self.bits, self.batch, r, g) };
-            return;
+/// Calls `f(j)` for the features j of `row` in Ω, increasing.
+#[inline]
+fn for_each_kept(row: &[u64], omega: &[u64], mut f: impl FnMut(usize)) {
+    for (t, (&word, &om)) in row.iter().zip(omega).enumerate() {
+        let mut b = word & om;
+        while b != 0 {
+            f(t * 64 + b.trailing_zeros() as usize);
+            b &= b - 1;
         }
-        let idx = &self.draw.indices;
+    }
+}
+
+/// Packs each batch row's bits onto Ω (bit k of a packed row: the row has feature
+/// `idx[k]`) into `masks`, `words` per row, and returns `words`; `None` (nothing
+/// packed) where the vector path does not run: no AVX-512F/DQ and BMI2, or Ω
+/// not increasing. `omega` (the bit rows' stride, all-zero) is scratch.
+fn pack(
+    bits: &BitRows,
+    batch: &[usize],
+    idx: &[usize],
+    omega: &mut [u64],
+    masks: &mut Vec<u64>,
+) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    if avx512::available() {
+        let stride = bits.stride();
+        let omega = &mut omega[..stride];
+        // Ω's words built in a register, stored when the word changes (a load
+        // and store per index would chain through memory).
+        let (mut increasing, mut prev) = (true, None);
+        let (mut word, mut at) = (0u64, 0usize);
         for &j in idx {
-            omega[j / 64] |= 1 << (j % 64);
-        }
-        for (&i, &ri) in self.batch.iter().zip(r) {
-            for (t, (&word, &om)) in self.bits.row(i).iter().zip(omega.iter()).enumerate() {
-                let mut b = word & om;
-                while b != 0 {
-                    g[t * 64 + b.trailing_zeros() as usize] += ri;
-                    b &= b - 1;
-                }
+            increasing &= prev < Some(j);
+            prev = Some(j);
+            if j / 64 != at {
+                omega[at] |= word;
+                (word, at) = (0, j / 64);
             }
+            word |= 1 << (j % 64);
         }
-        for &j in idx {
-            omega[j / 64] = 0;
+        omega[at] |= word;
+        // Whole 16-byte blocks per row, as the column sums read them.
+        let words = idx.len().div_ceil(128).max(1) * 2;
+        if increasing {
+            if masks.len() < batch.len() * words {
+                masks.resize(batch.len() * words, 0);
+            }
+            // SAFETY: the CPU has BMI2 (checked by `available`).
+            unsafe { avx512::pack_rows(bits, batch, omega, words, masks) };
         }
+        omega.fill(0);
+        return increasing.then_some(words);
     }
-}
-
-/// Whether the AVX-512 kernels run (the CPU has AVX-512F and DQ).
-fn wide() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    return avx512::available();
-    #[cfg(not(target_arch = "x86_64"))]
-    false
-}
-
-/// `w_j = s_j (x_j − v_j)` where `s_j ≠ 0` (j ∈ Ω), else 0; returns `‖v + w‖²`,
-/// summed in eight lanes (lane `j % 8`) and added as [`reduce8`]. With `wide`,
-/// compiled for AVX-512: the same operations, so the same bits.
-fn displace(wide: bool, x: &[f64], v: &[f64], s: &[f64], w: &mut [f64]) -> f64 {
-    #[cfg(target_arch = "x86_64")]
-    if wide {
-        #[target_feature(enable = "avx512f,avx512dq")]
-        fn displace_avx512(x: &[f64], v: &[f64], s: &[f64], w: &mut [f64]) -> f64 {
-            displace_lanes(x, v, s, w)
-        }
-        // SAFETY: `wide` says the CPU has AVX-512F and DQ.
-        return unsafe { displace_avx512(x, v, s, w) };
-    }
-    let _ = wide;
-    displace_lanes(x, v, s, w)
-}
-
-#[inline(always)]
-fn displace_lanes(x: &[f64], v: &[f64], s: &[f64], w: &mut [f64]) -> f64 {
-    let d = x.len();
-    let (v, s, w) = (&v[..d], &s[..d], &mut w[..d]);
-    #[inline(always)]
-    fn one(x: f64, v: f64, s: f64, w: &mut f64, acc: &mut f64) {
-        let u = if s != 0.0 { s * (x - v) } else { 0.0 };
-        *w = u;
-        let y = v + u;
-        *acc += y * y;
-    }
-    let mut acc = [0.0f64; 8];
-    let (mut xc, mut vc, mut sc) = (x.chunks_exact(8), v.chunks_exact(8), s.chunks_exact(8));
-    let mut wc = w.chunks_exact_mut(8);
-    for (((x8, v8), s8), w8) in (&mut xc).zip(&mut vc).zip(&mut sc).zip(&mut wc) {
-        for l in 0..8 {
-            one(x8[l], v8[l], s8[l], &mut w8[l], &mut acc[l]);
-        }
-    }
-    let tail = xc
-        .remainder()
-        .iter()
-        .zip(vc.remainder())
-        .zip(sc.remainder());
-    for (l, (((&x, &v), &s), w)) in tail.zip(wc.into_remainder()).enumerate() {
-        one(x, v, s, w, &mut acc[l]);
-    }
-    reduce8(acc)
+    let _ = (bits, batch, idx, omega, masks);
+    None
 }
 
 /// The eight lanes' sum as a tree: (l, l + 4), then (l, l + 2), then (0, 1) —
@@ -221,10 +205,56 @@ mod avx512 {
 
     use crate::data::BitRows;
 
-    /// Whether the CPU has AVX-512F and DQ (cached by std after the first call).
+    /// Whether the CPU has AVX-512F and DQ and BMI2 (cached by std).
     #[inline]
     pub(super) fn available() -> bool {
-        is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512dq")
+        is_x86_feature_detected!("avx512f")
+            && is_x86_feature_detected!("avx512dq")
+            && is_x86_feature_detected!("bmi2")
+    }
+
+    /// Each batch row's bits packed onto Ω (`omega`, the rows' stride in words),
+    /// `words` words per row.
+    ///
+    /// # Safety
+    /// The CPU must have BMI2; `masks` must hold `batch.len() * words` words.
+    #[target_feature(enable = "bmi2,popcnt")]
+    pub(super) unsafe fn pack_rows(
+        bits: &BitRows,
+        batch: &[usize],
+        omega: &[u64],
+        words: usize,
+        masks: &mut [u64],
+    ) {
+        if let [o0, o1] = *omega {
+            // d ≤ 128: both packed halves in one 128-bit value.
+            let n0 = o0.count_ones();
+            for (&i, out) in batch.iter().zip(masks.chunks_exact_mut(words)) {
+                let row = bits.row(i);
+                let packed =
+                    u128::from(_pext_u64(row[0], o0)) | u128::from(_pext_u64(row[1], o1)) << n0;
+                out[0] = packed as u64;
+                out[1] = (packed >> 64) as u64;
+            }
+            return;
+        }
+        for (&i, out) in batch.iter().zip(masks.chunks_exact_mut(words)) {
+            let row = bits.row(i);
+            // Packed bits so far, and how many, in a 128-bit window.
+            let (mut window, mut filled, mut w) = (0u128, 0u32, 0usize);
+            for (&word, &om) in row.iter().zip(omega) {
+                window |= u128::from(_pext_u64(word, om)) << filled;
+                filled += om.count_ones();
+                if filled >= 64 {
+                    out[w] = window as u64;
+                    (window, filled, w) = (window >> 64, filled - 64, w + 1);
+                }
+            }
+            if w < words {
+                out[w] = window as u64;
+                out[w + 1..].fill(0);
+            }
+        }
     }
 
     /// [`super::reduce8`] on a register.
@@ -234,51 +264,6 @@ mod avx512 {
         let t = _mm256_add_pd(_mm512_castpd512_pd256(v), _mm512_extractf64x4_pd::<1>(v));
         let u = _mm_add_pd(_mm256_castpd256_pd128(t), _mm256_extractf128_pd::<1>(t));
         _mm_cvtsd_f64(_mm_add_sd(u, _mm_unpackhi_pd(u, u)))
-    }
-
-    /// Margins without the base: lane sums of `w` over each row's features, eight
-    /// rows at a time (eight independent chains of adds sharing each load of w).
-    ///
-    /// # Safety
-    /// The CPU must have AVX-512F and DQ; `w` must hold `bits.stride() * 64` entries.
-    #[target_feature(enable = "avx512f,avx512dq")]
-    pub(super) unsafe fn margins(bits: &BitRows, batch: &[usize], w: &[f64], m: &mut [f64]) {
-        let chunks = bits.stride() * 8;
-        assert!(w.len() >= chunks * 8 && m.len() >= batch.len());
-        let mut rows8 = batch.chunks_exact(8);
-        let mut m8 = m.chunks_exact_mut(8);
-        for (rows, out) in (&mut rows8).zip(&mut m8) {
-            let p: [*const u8; 8] =
-                std::array::from_fn(|t| bits.row(rows[t]).as_ptr() as *const u8);
-            let mut acc = [_mm512_setzero_pd(); 8];
-            for c in 0..chunks {
-                // SAFETY: 8c + 8 ≤ 64·stride ≤ w.len(); c < 8·stride bytes of each row.
-                unsafe {
-                    let wc = _mm512_loadu_pd(w.as_ptr().add(8 * c));
-                    for (a, &row) in acc.iter_mut().zip(&p) {
-                        *a = _mm512_mask_add_pd(*a, *row.add(c), *a, wc);
-                    }
-                }
-            }
-            // SAFETY: out holds 8 entries.
-            unsafe { _mm512_storeu_pd(out.as_mut_ptr(), reduce8x8(acc)) };
-        }
-        for (&i, mi) in rows8.remainder().iter().zip(m8.into_remainder()) {
-            let row = bits.row(i).as_ptr() as *const u8;
-            let mut acc = _mm512_setzero_pd();
-            for c in 0..chunks {
-                // SAFETY: as above.
-                unsafe {
-                    acc = _mm512_mask_add_pd(
-                        acc,
-                        *row.add(c),
-                        acc,
-                        _mm512_loadu_pd(w.as_ptr().add(8 * c)),
-                    );
-                }
-            }
-            *mi = reduce8(acc);
-        }
     }
 
     /// [`reduce8`] of eight registers at once, the sums in order: the same adds,
@@ -293,12 +278,8 @@ mod avx512 {
                 _mm512_shuffle_f64x2::<0xEE>(x, y),
             )
         };
-        let (t01, t23, t45, t67) = (
-            half(a[0], a[1]),
-            half(a[2], a[3]),
-            half(a[4], a[5]),
-            half(a[6], a[7]),
-        );
+        let (t01, t23) = (half(a[0], a[1]), half(a[2], a[3]));
+        let (t45, t67) = (half(a[4], a[5]), half(a[6], a[7]));
         // u_r[l] = t_r[l] + t_r[l + 2]: rows r .. r + 3 in one register.
         let quarter = |x: __m512d, y: __m512d| {
             _mm512_add_pd(
@@ -312,30 +293,221 @@ mod avx512 {
         _mm512_permutexvar_pd(_mm512_setr_epi64(0, 2, 4, 6, 1, 3, 5, 7), s)
     }
 
-    /// `g_j = Σ_i r_i a_ij` for every j (g padded, overwritten), 128 features at a
-    /// time with their sums in registers.
+    /// Margins without the base: lane sums of `u` over each packed row, eight
+    /// rows at a time (eight independent chains of adds sharing each load of u).
     ///
     /// # Safety
-    /// The CPU must have AVX-512F and DQ; `g` must hold `bits.stride() * 64` entries.
+    /// The CPU must have AVX-512F and DQ; `masks` must hold `m.len()` rows of
+    /// `words ≥ ⌈K/64⌉` words, and `u` at least `⌈K/8⌉·8` entries.
     #[target_feature(enable = "avx512f,avx512dq")]
-    pub(super) unsafe fn column_sums(bits: &BitRows, batch: &[usize], r: &[f64], g: &mut [f64]) {
-        let stride = bits.stride();
-        assert!(g.len() >= stride * 64);
-        for block in 0..stride / 2 {
-            let mut acc = [_mm512_setzero_pd(); 16];
-            for (&i, &ri) in batch.iter().zip(r) {
-                // SAFETY: words 2·block, 2·block + 1 are inside the row (stride is even).
-                let row = unsafe { (bits.row(i).as_ptr().add(2 * block)) as *const u8 };
-                let rb = _mm512_set1_pd(ri);
-                for (c, a) in acc.iter_mut().enumerate() {
-                    // SAFETY: c < 16 bytes of the block's two words.
-                    let k: __mmask8 = unsafe { *row.add(c) };
-                    *a = _mm512_mask_add_pd(*a, k, *a, rb);
+    pub(super) unsafe fn margins(masks: &[u64], words: usize, k: usize, u: &[f64], m: &mut [f64]) {
+        let chunks = k.div_ceil(8);
+        assert!(u.len() >= chunks * 8 && words * 8 >= chunks && masks.len() >= m.len() * words);
+        let rows = masks.chunks_exact(words);
+        let mut m8 = m.chunks_exact_mut(8);
+        let mut rows8 = rows.clone();
+        for out in &mut m8 {
+            let p: [*const u8; 8] = std::array::from_fn(|_| {
+                rows8.next().expect("a row per margin").as_ptr() as *const u8
+            });
+            let mut acc = [_mm512_setzero_pd(); 8];
+            for c in 0..chunks {
+                // SAFETY: 8c + 8 ≤ u.len(); c < 8·words bytes of each row.
+                unsafe {
+                    let uc = _mm512_loadu_pd(u.as_ptr().add(8 * c));
+                    for (a, &row) in acc.iter_mut().zip(&p) {
+                        *a = _mm512_mask_add_pd(*a, *row.add(c), *a, uc);
+                    }
                 }
             }
-            for (c, a) in acc.iter().enumerate() {
-                // SAFETY: 128·block + 8c + 8 ≤ 64·stride ≤ g.len().
-                unsafe { _mm512_storeu_pd(g.as_mut_ptr().add(128 * block + 8 * c), *a) };
+            // SAFETY: out holds 8 entries.
+            unsafe { _mm512_storeu_pd(out.as_mut_ptr(), reduce8x8(acc)) };
+        }
+        for (row, mi) in rows8.zip(m8.into_remainder()) {
+            let row = row.as_ptr() as *const u8;
+            let mut acc = _mm512_setzero_pd();
+            for c in 0..chunks {
+                // SAFETY: as above.
+                unsafe {
+                    let uc = _mm512_loadu_pd(u.as_ptr().add(8 * c));
+                    acc = _mm512_mask_add_pd(acc, *row.add(c), acc, uc);
+                }
+            }
+            *mi = reduce8(acc);
+        }
+    }
+
+    /// `g_k = Σ_i r_i [row i has feature idx[k]]` for k < ⌈K/8⌉·8 (g overwritten
+    /// there), 128 positions at a time with their sums in registers.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512F and DQ; `masks` must hold `r.len()` rows of
+    /// `words` words (an even number ≥ ⌈K/64⌉), and `g` at least
+    /// `⌈K/128⌉·128` entries.
+    #[target_feature(enable = "avx512f,avx512dq")]
+    pub(super) unsafe fn column_sums(masks: &[u64], words: usize, k: usize, r: &[f64], g: &mut [f64]) {
+        let chunks = k.div_ceil(8);
+        let blocks = chunks.div_ceil(16);
+        assert!(words % 2 == 0 && words >= blocks * 2 && g.len() >= blocks * 128);
+        assert!(masks.len() >= r.len() * words);
+        for block in 0..blocks {
+            let width = (chunks - 16 * block).min(16);
+            let g = &mut g[128 * block..128 * block + 8 * width];
+            // SAFETY: the CPU has the features; each row has the block's two words.
+            unsafe {
+                match width {
+                    1 => column_block::<1>(masks, words, block, r, g),
+                    2 => column_block::<2>(masks, words, block, r, g),
+                    3 => column_block::<3>(masks, words, block, r, g),
+                    4 => column_block::<4>(masks, words, block, r, g),
+                    5 => column_block::<5>(masks, words, block, r, g),
+                    6 => column_block::<6>(masks, words, block, r, g),
+                    7 => column_block::<7>(masks, words, block, r, g),
+                    8 => column_block::<8>(masks, words, block, r, g),
+                    9 => column_block::<9>(masks, words, block, r, g),
+                    10 => column_block::<10>(masks, words, block, r, g),
+                    11 => column_block::<11>(masks, words, block, r, g),
+                    12 => column_block::<12>(masks, words, block, r, g),
+                    13 => column_block::<13>(masks, words, block, r, g),
+                    14 => column_block::<14>(masks, words, block, r, g),
+                    15 => column_block::<15>(masks, words, block, r, g),
+                    _ => column_block::<16>(masks, words, block, r, g),
+                }
+            }
+        }
+    }
+
+    /// One block of [`column_sums`]: `W` registers of eight sums each (W a
+    /// constant, so that they stay in registers).
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512F and DQ; every row of `masks` (rows of `words`
+    /// words) must have words `2·block` and `2·block + 1`; `g` holds 8W entries.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512dq")]
+    unsafe fn column_block<const W: usize>(
+        masks: &[u64],
+        words: usize,
+        block: usize,
+        r: &[f64],
+        g: &mut [f64],
+    ) {
+        let mut acc = [_mm512_setzero_pd(); W];
+        for (row, &ri) in masks.chunks_exact(words).zip(r) {
+            let p = row[2 * block..2 * block + 2].as_ptr() as *const u8;
+            let rb = _mm512_set1_pd(ri);
+            for (c, a) in acc.iter_mut().enumerate() {
+                // SAFETY: c < W ≤ 16 bytes of the block's two words.
+                let bits: __mmask8 = unsafe { *p.add(c) };
+                *a = _mm512_mask_add_pd(*a, bits, *a, rb);
+            }
+        }
+        for (gc, a) in g.chunks_exact_mut(8).zip(&acc) {
+            // SAFETY: gc holds 8 entries.
+            unsafe { _mm512_storeu_pd(gc.as_mut_ptr(), *a) };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::CsrMatrix;
+    use crate::objective::Logistic;
+    use crate::rng::{stream, Stream};
+    use rand::Rng;
+
+    /// Random 0/1 rows with density `p`, x, v, labels; both paths against each
+    /// other (bit for bit) and against the definition.
+    #[test]
+    fn vector_and_portable_paths_agree_bitwise_and_match_the_definition() {
+        let mut rng = stream(3, Stream::Data);
+        for &(d, p) in &[(5, 0.5), (12, 0.3), (64, 0.2), (123, 0.11), (128, 0.3), (130, 0.2), (300, 0.1)] {
+            let n = 70;
+            let (mut indptr, mut indices) = (vec![0usize], Vec::new());
+            for _ in 0..n {
+                for j in 0..d {
+                    if rng.random::<f64>() < p {
+                        indices.push(j as u32);
+                    }
+                }
+                indptr.push(indices.len());
+            }
+            let nnz = indices.len();
+            let csr = CsrMatrix::new(n, d, indptr, indices, vec![1.0; nnz]);
+            let bits = BitRows::from_csr(&csr).unwrap();
+            let labels: Vec<f64> = (0..n).map(|_| if rng.random::<bool>() { 1.0 } else { -1.0 }).collect();
+            let x: Vec<f64> = (0..d).map(|_| rng.random::<f64>() * 2.0 - 1.0).collect();
+            for shifted in [false, true] {
+                let v: Vec<f64> = (0..d)
+                    .map(|_| if shifted { rng.random::<f64>() - 0.5 } else { 0.0 })
+                    .collect();
+                let av: Vec<f64> = if shifted {
+                    (0..n).map(|i| csr.row(i).0.iter().map(|&j| v[j as usize]).sum()).collect()
+                } else {
+                    Vec::new()
+                };
+                for k in [1, d / 3 + 1, d - 1, d] {
+                    let mut idx: Vec<usize> = (0..d).collect();
+                    for t in 0..k {
+                        let s = rng.random_range(t..d);
+                        idx.swap(t, s);
+                    }
+                    idx.truncate(k);
+                    idx.sort_unstable();
+                    let scales: Vec<f64> = (0..k).map(|_| 0.5 + rng.random::<f64>()).collect();
+                    let draw = SketchDraw::from_parts(idx.clone(), scales.clone());
+                    for nb in [1, 7, 8, 32, 33] {
+                        let batch: Vec<usize> = (0..nb).map(|_| rng.random_range(0..n)).collect();
+                        let mut results = Vec::new();
+                        for wide in [true, false] {
+                            let mut ws = Workspace::new(d, n);
+                            for (t, (&j, &c)) in idx.iter().zip(&scales).enumerate() {
+                                ws.padded_w[t] = c * (x[j] - v[j]);
+                            }
+                            let rows = BitBatch {
+                                bits: &bits,
+                                batch: &batch,
+                                labels: &labels,
+                                av: &av,
+                                draw: &draw,
+                                v: &v,
+                                lam: 0.1,
+                                wide,
+                            };
+                            let mut out = vec![0.0; k];
+                            let loss = rows.loss_grad::<Logistic>(&mut ws, &mut out);
+                            assert!(ws.padded_w.iter().chain(&ws.padded_g).all(|&t| t == 0.0));
+                            assert!(ws.omega.iter().all(|&t| t == 0));
+                            results.push((loss, out));
+                        }
+                        let case = format!("d={d} K={k} b={nb} shifted={shifted}");
+                        assert_eq!(results[0].0.to_bits(), results[1].0.to_bits(), "{case}: loss");
+                        for (a, b) in results[0].1.iter().zip(&results[1].1) {
+                            assert_eq!(a.to_bits(), b.to_bits(), "{case}: gradient");
+                        }
+                        // The definition: y = v + S(x − v); ∇ on Ω = c (Aᵀr/b + λ y).
+                        let mut y = v.clone();
+                        for (&j, &c) in idx.iter().zip(&scales) {
+                            y[j] = v[j] + c * (x[j] - v[j]);
+                        }
+                        let (mut want_loss, mut g) = (0.0, vec![0.0; d]);
+                        for &i in &batch {
+                            let mi: f64 = csr.row(i).0.iter().map(|&j| y[j as usize]).sum();
+                            want_loss += Logistic::value(mi, labels[i]) / nb as f64;
+                            let ri = Logistic::derivative(mi, labels[i]) / nb as f64;
+                            for &j in csr.row(i).0 {
+                                g[j as usize] += ri;
+                            }
+                        }
+                        let (loss, out) = &results[0];
+                        assert!((loss - want_loss).abs() < 1e-12, "{case}: {loss} vs {want_loss}");
+                        for (t, (&j, &c)) in idx.iter().zip(&scales).enumerate() {
+                            let want = c * (g[j] + 0.1 * y[j]);
+                            assert!((out[t] - want).abs() < 1e-12, "{case}: coordinate {j}");
+                        }
+                    }
+                }
             }
         }
     }

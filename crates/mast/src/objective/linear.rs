@@ -338,14 +338,16 @@ fn derivatives<L: MarginLoss>(
 }
 
 fn displacements(draw: &SketchDraw, x: &[f64], v: &[f64], v_norm_sq: f64, u: &mut [f64]) -> f64 {
-    let mut y_norm_sq = v_norm_sq;
-    for ((j, c), uk) in draw.iter().zip(u.iter_mut()) {
+    // ‖y‖² − ‖v‖² over Ω in four partial sums (position k mod 4), so that the
+    // adds do not wait on each other.
+    let mut acc = [0.0f64; 4];
+    for (k, ((j, c), uk)) in draw.iter().zip(u.iter_mut()).enumerate() {
         let d = c * (x[j] - v[j]);
         *uk = d;
         let yj = v[j] + d;
-        y_norm_sq += yj * yj - v[j] * v[j];
+        acc[k % 4] += yj * yj - v[j] * v[j];
     }
-    y_norm_sq
+    v_norm_sq + ((acc[0] + acc[1]) + (acc[2] + acc[3]))
 }
 
 impl<L: MarginLoss> Objective for LinearModel<L> {
@@ -493,9 +495,7 @@ impl<L: MarginLoss> Objective for LinearModel<L> {
     }
 
     fn prefetch_rows(&self, rows: &[usize]) {
-        for &i in rows {
-            self.data.features.prefetch_row(i);
-        }
+        self.data.features.prefetch_rows(rows);
     }
 
     fn shift_cache(&self, v: &[f64]) -> Vec<f64> {
@@ -521,17 +521,19 @@ impl<L: MarginLoss> Objective for LinearModel<L> {
         let k_len = draw.len();
         if let (Rows::Batch(batch), Design::Sparse(sp)) = (rows, design) {
             if let Some(bits) = sp.bit_rows() {
+                let u = &mut ws.padded_w[..k_len];
+                let y_norm_sq = displacements(draw, x, v, shift.v_norm_sq, u);
                 let rows = BitBatch {
                     bits,
                     batch,
                     labels,
-                    x,
-                    v,
                     av,
                     draw,
+                    v,
                     lam,
+                    wide: true,
                 };
-                return rows.loss_grad::<L>(ws, &mut out[..k_len]);
+                return rows.loss_grad::<L>(ws, &mut out[..k_len]) + 0.5 * lam * y_norm_sq;
             }
         }
         let y_norm_sq = displacements(draw, x, v, shift.v_norm_sq, &mut ws.u[..k_len]);

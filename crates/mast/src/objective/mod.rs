@@ -90,15 +90,18 @@ pub struct Workspace {
     pub fac: Vec<f64>,
     /// Per-chunk partial sums (deterministic reductions).
     pub sums: Vec<f64>,
-    /// Dense buffers padded to whole 128-feature blocks, all-zero between calls
-    /// (the bit-row minibatch kernels: the displacements on Ω, the column sums).
+    /// Buffers padded to whole 128-coordinate blocks, all-zero between calls (the
+    /// bit-row minibatch kernels, which work on the positions k of Ω: the
+    /// displacements u_k, the column sums g_k).
     pub padded_w: Vec<f64>,
     /// See [`Workspace::padded_w`].
     pub padded_g: Vec<f64>,
-    /// See [`Workspace::padded_w`] (the sketch's diagonal).
-    pub padded_s: Vec<f64>,
-    /// Ω as a bit set, all-zero between calls (the bit-row kernels).
+    /// Ω as a bit set over the padded coordinates, all-zero between calls.
     pub omega: Vec<u64>,
+    /// Feature → position in Ω (the bit-row kernels' portable path).
+    pub rank: Vec<u32>,
+    /// A minibatch's bit rows packed onto Ω (grown on first use).
+    pub masks: Vec<u64>,
 }
 
 impl Workspace {
@@ -116,8 +119,9 @@ impl Workspace {
             sums: vec![0.0; n.div_ceil(CHUNK).max(1)],
             padded_w: vec![0.0; bit_batch::padded_len(d)],
             padded_g: vec![0.0; bit_batch::padded_len(d)],
-            padded_s: vec![0.0; bit_batch::padded_len(d)],
             omega: vec![0; bit_batch::padded_len(d) / 64],
+            rank: vec![0; bit_batch::padded_len(d)],
+            masks: Vec::new(),
         }
     }
 }
