@@ -28,9 +28,10 @@ const TWO_M64: f64 = 1.0 / 18_446_744_073_709_551_616.0;
 /// value; subnormal results are rounded once, and x < −745.2 gives 0.
 ///
 /// x = k·ln 2 + r with |r| ≤ ln 2 / 2 (Cody–Waite), e^r by its Taylor series to
-/// r¹³ (truncation error below 5·10⁻¹⁸), then scaled by 2^k through the exponent
-/// bits. No fused multiply-add, no libm: the same bits on every x86-64 and in
-/// every lane width.
+/// r¹³ (truncation error below 5·10⁻¹⁸) in fused multiply-adds, then scaled by
+/// 2^k through the exponent bits. Fused multiply-adds round once, whether the
+/// CPU or libm's `fma` computes them, so the result is the same bits on every
+/// machine and in every lane width.
 ///
 /// ```
 /// use mast::objective::exp_nonpositive;
@@ -44,7 +45,7 @@ pub fn exp_nonpositive(x: f64) -> f64 {
     let x = if x < FLOOR { FLOOR } else { x };
     let kf = (x * LOG2_E + SHIFTER) - SHIFTER;
     let r = (x - kf * LN2_HI) - kf * LN2_LO;
-    let mut p = 1.0 / 6_227_020_800.0; // 1/13!
+    let mut p: f64 = 1.0 / 6_227_020_800.0; // 1/13!
     for c in [
         1.0 / 479_001_600.0,
         1.0 / 39_916_800.0,
@@ -60,7 +61,7 @@ pub fn exp_nonpositive(x: f64) -> f64 {
         1.0,
         1.0,
     ] {
-        p = p * r + c;
+        p = p.mul_add(r, c);
     }
     // 2^(k + 64) is a normal number for −1082 ≤ k ≤ 0; the final ×2^−64 is
     // exact unless the result is subnormal, where it rounds once.
@@ -94,8 +95,14 @@ fn lanes(b: &[f64], m: &mut [f64], scale: f64, r: &mut [f64], fac: &mut [f64]) {
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512dq")]
+#[target_feature(enable = "avx512f,avx512dq,fma")]
 fn lanes_avx512(b: &[f64], m: &mut [f64], scale: f64, r: &mut [f64], fac: &mut [f64]) {
+    lanes(b, m, scale, r, fac)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn lanes_avx2(b: &[f64], m: &mut [f64], scale: f64, r: &mut [f64], fac: &mut [f64]) {
     lanes(b, m, scale, r, fac)
 }
 
@@ -109,29 +116,59 @@ pub(super) fn logistic(
     r: &mut [f64],
     fac: &mut [f64],
 ) -> LossSum {
-    logistic_with(b, m, scale, r, fac, true)
+    logistic_with(Width::widest(), b, m, scale, r, fac)
 }
 
-/// [`logistic`], on the vector path only where `wide` (tests compare the two).
+/// The compilations of the per-sample loop.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Width {
+    Plain,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+}
+
+impl Width {
+    /// Those the CPU runs, widest last.
+    fn available() -> Vec<Width> {
+        let mut out = vec![Width::Plain];
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::is_x86_feature_detected as has;
+            if has!("avx2") && has!("fma") {
+                out.push(Width::Avx2);
+            }
+            if has!("avx512f") && has!("avx512dq") && has!("fma") {
+                out.push(Width::Avx512);
+            }
+        }
+        out
+    }
+
+    fn widest() -> Width {
+        static WIDEST: std::sync::OnceLock<Width> = std::sync::OnceLock::new();
+        *WIDEST.get_or_init(|| *Width::available().last().expect("plain"))
+    }
+}
+
+/// [`logistic`] in the compilation `width` (one the CPU runs).
 fn logistic_with(
+    width: Width,
     b: &[f64],
     m: &mut [f64],
     scale: f64,
     r: &mut [f64],
     fac: &mut [f64],
-    wide: bool,
 ) -> LossSum {
-    #[cfg(target_arch = "x86_64")]
-    if wide && is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512dq") {
-        // SAFETY: the CPU has the features (checked just above).
-        unsafe { lanes_avx512(b, m, scale, r, fac) };
-    } else {
-        lanes(b, m, scale, r, fac);
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let _ = wide;
-        lanes(b, m, scale, r, fac);
+    match width {
+        Width::Plain => lanes(b, m, scale, r, fac),
+        // SAFETY: `width` is one of `Width::available()`, so the CPU has its features.
+        #[cfg(target_arch = "x86_64")]
+        Width::Avx2 => unsafe { lanes_avx2(b, m, scale, r, fac) },
+        // SAFETY: as above.
+        #[cfg(target_arch = "x86_64")]
+        Width::Avx512 => unsafe { lanes_avx512(b, m, scale, r, fac) },
     }
     let mut sum = LossSum::default();
     for (&lin, &f) in m.iter().zip(fac.iter()) {
@@ -187,16 +224,19 @@ mod tests {
             .map(|i| if i % 3 == 0 { 1.0 } else { -1.0 })
             .collect();
         let mut runs = Vec::new();
-        for wide in [false, true] {
+        for width in Width::available() {
             let (mut mm, mut r, mut fac) = (m.clone(), vec![0.0; 37], vec![0.0; 37]);
-            let sum = logistic_with(&b, &mut mm, 0.25, &mut r, &mut fac, wide);
+            let sum = logistic_with(width, &b, &mut mm, 0.25, &mut r, &mut fac);
             runs.push((r, mm, fac, sum.total()));
         }
         let bits = |v: &[f64]| v.iter().map(|t| t.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(&runs[0].0), bits(&runs[1].0));
-        assert_eq!(bits(&runs[0].1), bits(&runs[1].1));
-        assert_eq!(bits(&runs[0].2), bits(&runs[1].2));
-        assert!(runs[0].3.is_nan() && runs[1].3.is_nan());
+        for run in &runs[1..] {
+            assert_eq!(bits(&runs[0].0), bits(&run.0));
+            assert_eq!(bits(&runs[0].1), bits(&run.1));
+            assert_eq!(bits(&runs[0].2), bits(&run.2));
+            assert!(run.3.is_nan());
+        }
+        assert!(runs[0].3.is_nan());
         // Against the libm-based loss: derivatives within a few ulp.
         let (r, lin, fac, _) = &runs[0];
         for i in 0..35 {

@@ -340,12 +340,24 @@ fn derivatives<L: MarginLoss>(
 fn displacements(draw: &SketchDraw, x: &[f64], v: &[f64], v_norm_sq: f64, u: &mut [f64]) -> f64 {
     // ‖y‖² − ‖v‖² over Ω in four partial sums (position k mod 4), so that the
     // adds do not wait on each other.
-    let mut acc = [0.0f64; 4];
-    for (k, ((j, c), uk)) in draw.iter().zip(u.iter_mut()).enumerate() {
+    let one = |j: usize, c: f64, uk: &mut f64| {
         let d = c * (x[j] - v[j]);
         *uk = d;
         let yj = v[j] + d;
-        acc[k % 4] += yj * yj - v[j] * v[j];
+        yj * yj - v[j] * v[j]
+    };
+    let mut acc = [0.0f64; 4];
+    let (idx, scales) = (draw.indices.chunks_exact(4), draw.scales.chunks_exact(4));
+    let (rest_idx, rest_scales) = (idx.remainder(), scales.remainder());
+    let mut u4 = u[..draw.len()].chunks_exact_mut(4);
+    for ((i4, c4), q) in idx.zip(scales).zip(&mut u4) {
+        for t in 0..4 {
+            acc[t] += one(i4[t], c4[t], &mut q[t]);
+        }
+    }
+    let rest = rest_idx.iter().zip(rest_scales).zip(u4.into_remainder());
+    for (t, ((&j, &c), uk)) in rest.enumerate() {
+        acc[t] += one(j, c, uk);
     }
     v_norm_sq + ((acc[0] + acc[1]) + (acc[2] + acc[3]))
 }
