@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use super::draw_ahead::{self, DrawAhead};
 use super::sampler::step_rows;
+use super::shuffle_ahead::ShuffleAhead;
 use super::{BatchSampler, IterState, MastProblem, Solver, StepSchedule, StepSize, Variant};
 use crate::error::{MastError, Result};
 use crate::objective::{Objective, Workspace};
@@ -31,6 +32,9 @@ pub struct DoubleSketchedSgd {
     /// `sketch_rng` on a helper thread (see [`draw_ahead`]).
     ahead: Option<DrawAhead>,
     sampler: Option<BatchSampler>,
+    /// Minibatch runs with two or more threads: the sampler's reshuffles, made
+    /// ahead on a helper thread (see [`super::shuffle_ahead`]).
+    shuffles: Option<ShuffleAhead>,
     draw: SketchDraw,
     ws: Workspace,
     grad: Vec<f64>,
@@ -58,6 +62,7 @@ impl DoubleSketchedSgd {
             sketch_rng: stream(seed, Stream::Sketch),
             ahead: None,
             sampler: None,
+            shuffles: None,
             draw: SketchDraw::new(),
             ws: Workspace::default(),
             grad: Vec::new(),
@@ -71,8 +76,11 @@ impl DoubleSketchedSgd {
 
     /// Draws ahead on a helper thread from `sketch_rng` where that pays (minibatch
     /// steps, two or more threads), else in place; the draws are the same.
+    /// Also reshuffles ahead, on a second helper, where two or more threads are
+    /// allowed.
     fn start_drawing(&mut self) {
-        self.ahead = None; // stops a previous helper first
+        // Stops previous helpers first.
+        (self.ahead, self.shuffles) = (None, None);
         if matches!(self.variant, Variant::Minibatch(_))
             && draw_ahead::worthwhile(self.sketch.as_ref())
         {
@@ -80,6 +88,9 @@ impl DoubleSketchedSgd {
                 Arc::clone(&self.sketch),
                 self.sketch_rng.clone(),
             ));
+        }
+        if rayon::current_num_threads() >= 2 {
+            self.shuffles = self.sampler.as_ref().map(BatchSampler::shuffle_ahead);
         }
     }
 
@@ -154,6 +165,7 @@ impl<O: Objective + ?Sized> Solver<O> for DoubleSketchedSgd {
         };
         let (rows, used, next) = step_rows(
             &mut self.sampler,
+            self.shuffles.as_mut(),
             self.variant,
             problem.objective.num_samples(),
         )?;

@@ -76,6 +76,7 @@ impl<O: Objective + ?Sized> Solver<O> for GradientDescent {
             .gamma(state.step);
         let (rows, used, _) = step_rows(
             &mut self.sampler,
+            None,
             self.variant,
             problem.objective.num_samples(),
         )?;

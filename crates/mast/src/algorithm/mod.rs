@@ -15,6 +15,7 @@ pub mod erm;
 mod gd;
 mod lsvrdsg;
 mod sampler;
+mod shuffle_ahead;
 mod step;
 
 pub use distributed::{DistributedDsgd, NodeSketches};

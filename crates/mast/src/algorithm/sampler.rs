@@ -2,6 +2,7 @@
 
 use rand::seq::SliceRandom;
 
+use super::shuffle_ahead::ShuffleAhead;
 use super::Variant;
 use crate::error::{MastError, Result};
 use crate::objective::Rows;
@@ -28,6 +29,16 @@ impl BatchSampler {
 
     /// The next batch of `size` sample indices.
     pub fn next_batch(&mut self, size: usize) -> Result<&[usize]> {
+        self.next_batch_with(size, None)
+    }
+
+    /// [`BatchSampler::next_batch`], with reshuffles from `ahead` where given (the
+    /// same batches).
+    pub(crate) fn next_batch_with(
+        &mut self,
+        size: usize,
+        ahead: Option<&mut ShuffleAhead>,
+    ) -> Result<&[usize]> {
         let n = self.order.len();
         if size == 0 || size > n {
             return Err(MastError::param(
@@ -36,7 +47,10 @@ impl BatchSampler {
             ));
         }
         if self.pos + size > n {
-            self.order.shuffle(&mut self.rng);
+            match ahead {
+                Some(ahead) => ahead.reshuffle(&mut self.order, &mut self.rng),
+                None => self.order.shuffle(&mut self.rng),
+            }
             self.pos = 0;
         }
         let b = &self.order[self.pos..self.pos + size];
@@ -49,6 +63,11 @@ impl BatchSampler {
     pub fn peek(&self, size: usize) -> Option<&[usize]> {
         self.order.get(self.pos..self.pos + size)
     }
+
+    /// Reshuffles made ahead on a helper thread, from this sampler's state on.
+    pub(crate) fn shuffle_ahead(&self) -> ShuffleAhead {
+        ShuffleAhead::start(&self.order, &self.rng)
+    }
 }
 
 /// The rows a step uses: all of them for [`Variant::Exact`], the sampler's next
@@ -56,12 +75,13 @@ impl BatchSampler {
 /// the batch after it where already known (for prefetching).
 pub(crate) fn step_rows<'a>(
     sampler: &'a mut Option<BatchSampler>,
+    ahead: Option<&mut ShuffleAhead>,
     variant: Variant,
     n: usize,
 ) -> Result<(Rows<'a>, usize, Option<&'a [usize]>)> {
     match (sampler, variant) {
         (Some(s), Variant::Minibatch(b)) => {
-            s.next_batch(b)?;
+            s.next_batch_with(b, ahead)?;
             let s = &*s;
             let batch = &s.order[s.pos - b..s.pos];
             Ok((Rows::Batch(batch), b, s.peek(b)))

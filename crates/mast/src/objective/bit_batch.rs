@@ -345,7 +345,13 @@ mod avx512 {
     /// `words` words (an even number ≥ ⌈K/64⌉), and `g` at least
     /// `⌈K/128⌉·128` entries.
     #[target_feature(enable = "avx512f,avx512dq")]
-    pub(super) unsafe fn column_sums(masks: &[u64], words: usize, k: usize, r: &[f64], g: &mut [f64]) {
+    pub(super) unsafe fn column_sums(
+        masks: &[u64],
+        words: usize,
+        k: usize,
+        r: &[f64],
+        g: &mut [f64],
+    ) {
         let chunks = k.div_ceil(8);
         let blocks = chunks.div_ceil(16);
         assert!(words % 2 == 0 && words >= blocks * 2 && g.len() >= blocks * 128);
@@ -422,7 +428,15 @@ mod tests {
     #[test]
     fn vector_and_portable_paths_agree_bitwise_and_match_the_definition() {
         let mut rng = stream(3, Stream::Data);
-        for &(d, p) in &[(5, 0.5), (12, 0.3), (64, 0.2), (123, 0.11), (128, 0.3), (130, 0.2), (300, 0.1)] {
+        for &(d, p) in &[
+            (5, 0.5),
+            (12, 0.3),
+            (64, 0.2),
+            (123, 0.11),
+            (128, 0.3),
+            (130, 0.2),
+            (300, 0.1),
+        ] {
             let n = 70;
             let (mut indptr, mut indices) = (vec![0usize], Vec::new());
             for _ in 0..n {
@@ -436,14 +450,24 @@ mod tests {
             let nnz = indices.len();
             let csr = CsrMatrix::new(n, d, indptr, indices, vec![1.0; nnz]);
             let bits = BitRows::from_csr(&csr).unwrap();
-            let labels: Vec<f64> = (0..n).map(|_| if rng.random::<bool>() { 1.0 } else { -1.0 }).collect();
+            let labels: Vec<f64> = (0..n)
+                .map(|_| if rng.random::<bool>() { 1.0 } else { -1.0 })
+                .collect();
             let x: Vec<f64> = (0..d).map(|_| rng.random::<f64>() * 2.0 - 1.0).collect();
             for shifted in [false, true] {
                 let v: Vec<f64> = (0..d)
-                    .map(|_| if shifted { rng.random::<f64>() - 0.5 } else { 0.0 })
+                    .map(|_| {
+                        if shifted {
+                            rng.random::<f64>() - 0.5
+                        } else {
+                            0.0
+                        }
+                    })
                     .collect();
                 let av: Vec<f64> = if shifted {
-                    (0..n).map(|i| csr.row(i).0.iter().map(|&j| v[j as usize]).sum()).collect()
+                    (0..n)
+                        .map(|i| csr.row(i).0.iter().map(|&j| v[j as usize]).sum())
+                        .collect()
                 } else {
                     Vec::new()
                 };
@@ -482,7 +506,11 @@ mod tests {
                             results.push((loss, out));
                         }
                         let case = format!("d={d} K={k} b={nb} shifted={shifted}");
-                        assert_eq!(results[0].0.to_bits(), results[1].0.to_bits(), "{case}: loss");
+                        assert_eq!(
+                            results[0].0.to_bits(),
+                            results[1].0.to_bits(),
+                            "{case}: loss"
+                        );
                         for (a, b) in results[0].1.iter().zip(&results[1].1) {
                             assert_eq!(a.to_bits(), b.to_bits(), "{case}: gradient");
                         }
@@ -501,7 +529,10 @@ mod tests {
                             }
                         }
                         let (loss, out) = &results[0];
-                        assert!((loss - want_loss).abs() < 1e-12, "{case}: {loss} vs {want_loss}");
+                        assert!(
+                            (loss - want_loss).abs() < 1e-12,
+                            "{case}: {loss} vs {want_loss}"
+                        );
                         for (t, (&j, &c)) in idx.iter().zip(&scales).enumerate() {
                             let want = c * (g[j] + 0.1 * y[j]);
                             assert!((out[t] - want).abs() < 1e-12, "{case}: coordinate {j}");
