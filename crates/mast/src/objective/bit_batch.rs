@@ -354,7 +354,7 @@ mod avx512 {
     ) {
         let chunks = k.div_ceil(8);
         let blocks = chunks.div_ceil(16);
-        assert!(words % 2 == 0 && words >= blocks * 2 && g.len() >= blocks * 128);
+        assert!(words.is_multiple_of(2) && words >= blocks * 2 && g.len() >= blocks * 128);
         assert!(masks.len() >= r.len() * words);
         for block in 0..blocks {
             let width = (chunks - 16 * block).min(16);
