@@ -94,6 +94,50 @@ pub struct HalfWords<'a> {
     has_spare: bool,
 }
 
+/// An exact Bernoulli(num/den) trial: whether a uniform U ∈ [0, 1), read 32 bits
+/// at a time (`first`, then `more()`), is below `num/den` (0 ≤ num ≤ den,
+/// 1 ≤ den). The first 32 bits decide unless they leave U within 2⁻³² of the
+/// boundary, which happens with probability below den/2³²; then more bits are
+/// read, as many as it takes.
+///
+/// ```
+/// use mast::rng::below_ratio;
+/// assert!(below_ratio(1, 2, 0, || unreachable!()));
+/// assert!(!below_ratio(1, 2, 1 << 31, || unreachable!()));
+/// // 0xAAAA_AAAA / 2³² is within 2⁻³² of 2/3: the next bits decide.
+/// assert!(below_ratio(2, 3, 0xAAAA_AAAA, || 0));
+/// assert!(!below_ratio(2, 3, 0xAAAA_AAAA, || u32::MAX));
+/// ```
+#[inline]
+pub fn below_ratio(num: u32, den: u32, first: u32, more: impl FnMut() -> u32) -> bool {
+    let den = u64::from(den);
+    // U = (u + U')/2³² with U' ∈ [0, 1): U < num/den ⟺ u·den + U'·den < num·2³².
+    let (a, target) = (u64::from(first) * den, u64::from(num) << 32);
+    // Undecided when 0 < target − a < den: one compare and one branch, almost
+    // never taken. The outcome itself is a compare, not a branch (a branch on
+    // it would be mispredicted half the time).
+    if target.wrapping_sub(a).wrapping_sub(1) < den - 1 {
+        return below_ratio_undecided(target - a, den, more);
+    }
+    a < target
+}
+
+/// [`below_ratio`] after bits that left it undecided: whether U' < rem/den.
+/// Inlined, so that the caller's generator need not leave registers for it.
+#[inline(always)]
+fn below_ratio_undecided(mut rem: u64, den: u64, mut more: impl FnMut() -> u32) -> bool {
+    loop {
+        let (a, target) = (u64::from(more()) * den, rem << 32);
+        if a + den <= target {
+            return true;
+        }
+        if a >= target {
+            return false;
+        }
+        rem = target - a;
+    }
+}
+
 impl<'a> HalfWords<'a> {
     /// Words from `rng`.
     pub fn new(rng: &'a mut MastRng) -> Self {

@@ -1,6 +1,6 @@
 use super::{binomial, for_each_subset, Sketch, SketchDraw, MAX_ENUMERATION};
 use crate::error::{MastError, Result};
-use crate::rng::{HalfWords, MastRng};
+use crate::rng::{below_ratio, HalfWords, MastRng};
 
 /// Rand-K: a uniformly random K-subset Ω of the d coordinates, each scaled by d/K.
 ///
@@ -73,7 +73,8 @@ impl RandK {
         if d <= 128 && 4 * k >= d {
             // Small d, K ≥ d/4: selection sampling (Knuth's Algorithm S). Each
             // coordinate in turn is kept with probability (still needed) /
-            // (still to visit), which makes every K-subset equally likely. O(d) =
+            // (still to visit), an exact Bernoulli trial on 32 random bits
+            // (rarely more), which makes every K-subset equally likely. O(d) =
             // O(K) steps here, each a bounded draw and an add: the only chain from
             // one step to the next is the count still needed, where Floyd's
             // picks wait on each other's bits.
@@ -81,7 +82,9 @@ impl RandK {
             let picked = &mut out.indices[..d];
             let (mut len, mut need) = (0, k);
             for j in 0..d {
-                let keep = usize::from(draws.uniform_inclusive(d - 1 - j) < need);
+                let first = draws.next_u32();
+                let keep = below_ratio(need as u32, (d - j) as u32, first, || draws.next_u32());
+                let keep = usize::from(keep);
                 picked[len] = j; // kept only if `len` then moves past it
                 len += keep;
                 need -= keep;
