@@ -28,8 +28,11 @@ pub(super) struct BitBatch<'a> {
     /// `A v` (empty when v = 0).
     pub av: &'a [f64],
     pub draw: &'a SketchDraw,
-    /// The shift v.
+    /// The iterate x.
+    pub x: &'a [f64],
+    /// The shift v, and ‖v‖².
     pub v: &'a [f64],
+    pub v_norm_sq: f64,
     /// The ℓ2 weight λ.
     pub lam: f64,
     /// Whether the vector path may run (where the CPU has it); tests compare
@@ -44,21 +47,37 @@ pub(super) fn padded_len(d: usize) -> usize {
 }
 
 impl BitBatch<'_> {
-    /// The data part of the sketched minibatch loss, `(1/b) Σ_i ℓ(a_iᵀy, b_i)` at
-    /// `y = v + S(x − v)`, given `u` on Ω in `ws.padded_w[..K]` (zero after it);
-    /// writes the sketched gradient on Ω to `out[..K]` and clears `ws.padded_w`.
+    /// The sketched minibatch loss `(1/b) Σ_i ℓ(a_iᵀy, b_i) + (λ/2)‖y‖²` at
+    /// `y = v + S(x − v)`; writes the sketched gradient on Ω to `out[..K]`. The
+    /// padded buffers and Ω's bit set in `ws` are all-zero before and after.
     pub fn loss_grad<L: MarginLoss>(&self, ws: &mut Workspace, out: &mut [f64]) -> f64 {
         let idx = &self.draw.indices;
         let k_len = idx.len();
         let nb = self.batch.len();
-        let packed = match self.wide {
-            true => pack(self.bits, self.batch, idx, &mut ws.omega, &mut ws.masks),
+        let stride = self.bits.stride();
+        let (u, vk) = (&mut ws.padded_w[..k_len], &mut ws.padded_v[..k_len]);
+        let (y_norm_sq, increasing) = spread(
+            self.draw,
+            self.x,
+            self.v,
+            self.v_norm_sq,
+            u,
+            vk,
+            &mut ws.omega[..stride],
+        );
+        let packed = match self.wide && increasing {
+            true => pack(
+                self.bits,
+                self.batch,
+                k_len,
+                &ws.omega[..stride],
+                &mut ws.masks,
+            ),
             false => None,
         };
         if packed.is_none() {
             for (k, &j) in idx.iter().enumerate() {
                 ws.rank[j] = k as u32;
-                ws.omega[j / 64] |= 1 << (j % 64);
             }
         }
         let m = &mut ws.m[..nb];
@@ -87,20 +106,12 @@ impl BitBatch<'_> {
             }
             _ => self.column_sums(&ws.omega, &ws.rank, r, &mut ws.padded_g),
         }
-        if packed.is_none() {
-            for &j in idx {
-                ws.omega[j / 64] = 0;
-            }
-        }
+        ws.omega[..stride].fill(0);
         // ∇ on Ω: c_k (g_k + λ y_j), y_j = v_j + u_k.
         let (u, g) = (&mut ws.padded_w[..k_len], &mut ws.padded_g[..k_len]);
-        let terms = out.iter_mut().zip(idx).zip(&self.draw.scales);
-        for (((o, &j), &c), (uk, gk)) in terms.zip(u.iter_mut().zip(g.iter_mut())) {
-            *o = c * (*gk + self.lam * (self.v[j] + *uk));
-            *uk = 0.0;
-            *gk = 0.0;
-        }
-        loss_sum.total() / nb as f64
+        let vk = &mut ws.padded_v[..k_len];
+        gradient_on_omega(self.wide, &self.draw.scales, self.lam, u, vk, g, out);
+        loss_sum.total() / nb as f64 + 0.5 * self.lam * y_norm_sq
     }
 
     /// Portable margins (`omega`: Ω as a bit set; `rank`: feature → position k).
@@ -145,48 +156,128 @@ fn for_each_kept(row: &[u64], omega: &[u64], mut f: impl FnMut(usize)) {
     }
 }
 
+/// One pass over Ω: `u_k = c_k (x_j − v_j)` and `vk_k = v_j`, Ω's bit set into
+/// `omega` (all-zero before), and whether Ω is increasing (as [`SketchDraw`]
+/// promises; the packed path relies on it). Returns ‖y‖² for y = v + S(x − v),
+/// summed as `displacements` does: ‖v‖² plus four partial sums (k mod 4) of
+/// y_j² − v_j².
+fn spread(
+    draw: &SketchDraw,
+    x: &[f64],
+    v: &[f64],
+    v_norm_sq: f64,
+    u: &mut [f64],
+    vk: &mut [f64],
+    omega: &mut [u64],
+) -> (f64, bool) {
+    let (mut increasing, mut prev) = (true, None);
+    // Ω's words built in a register, stored when the word changes (a load and
+    // store per index would chain through memory).
+    let (mut word, mut at) = (0u64, 0usize);
+    let mut one = |j: usize, c: f64, uk: &mut f64, vkk: &mut f64| {
+        increasing &= prev < Some(j);
+        prev = Some(j);
+        if j / 64 != at {
+            omega[at] |= word;
+            (word, at) = (0, j / 64);
+        }
+        word |= 1 << (j % 64);
+        let vj = v[j];
+        let d = c * (x[j] - vj);
+        (*uk, *vkk) = (d, vj);
+        let yj = vj + d;
+        yj * yj - vj * vj
+    };
+    let mut acc = [0.0f64; 4];
+    let (idx, scales) = (draw.indices.chunks_exact(4), draw.scales.chunks_exact(4));
+    let (rest_idx, rest_scales) = (idx.remainder(), scales.remainder());
+    let (mut u4, mut v4) = (u.chunks_exact_mut(4), vk.chunks_exact_mut(4));
+    for (((i4, c4), q), w) in idx.zip(scales).zip(&mut u4).zip(&mut v4) {
+        for t in 0..4 {
+            acc[t] += one(i4[t], c4[t], &mut q[t], &mut w[t]);
+        }
+    }
+    let rest = rest_idx.iter().zip(rest_scales);
+    let rest = rest.zip(u4.into_remainder()).zip(v4.into_remainder());
+    for (t, (((&j, &c), uk), vkk)) in rest.enumerate() {
+        acc[t] += one(j, c, uk, vkk);
+    }
+    omega[at] |= word;
+    let y_norm_sq = v_norm_sq + ((acc[0] + acc[1]) + (acc[2] + acc[3]));
+    (y_norm_sq, increasing)
+}
+
+/// `out_k = c_k (g_k + λ (vk_k + u_k))`, then u, vk and g cleared; with `wide`,
+/// compiled for AVX-512 (the same operations, so the same bits).
+fn gradient_on_omega(
+    wide: bool,
+    scales: &[f64],
+    lam: f64,
+    u: &mut [f64],
+    vk: &mut [f64],
+    g: &mut [f64],
+    out: &mut [f64],
+) {
+    #[inline(always)]
+    fn body(
+        scales: &[f64],
+        lam: f64,
+        u: &mut [f64],
+        vk: &mut [f64],
+        g: &mut [f64],
+        out: &mut [f64],
+    ) {
+        let n = out.len();
+        let (scales, u, vk, g) = (&scales[..n], &mut u[..n], &mut vk[..n], &mut g[..n]);
+        for k in 0..n {
+            out[k] = scales[k] * (g[k] + lam * (vk[k] + u[k]));
+        }
+        u.fill(0.0);
+        vk.fill(0.0);
+        g.fill(0.0);
+    }
+    #[cfg(target_arch = "x86_64")]
+    if wide && avx512::available() {
+        #[target_feature(enable = "avx512f,avx512dq")]
+        fn body_avx512(
+            scales: &[f64],
+            lam: f64,
+            u: &mut [f64],
+            vk: &mut [f64],
+            g: &mut [f64],
+            out: &mut [f64],
+        ) {
+            body(scales, lam, u, vk, g, out)
+        }
+        // SAFETY: the CPU has the features (checked just above).
+        return unsafe { body_avx512(scales, lam, u, vk, g, out) };
+    }
+    let _ = wide;
+    body(scales, lam, u, vk, g, out)
+}
+
 /// Packs each batch row's bits onto Ω (bit k of a packed row: the row has feature
 /// `idx[k]`) into `masks`, `words` per row, and returns `words`; `None` (nothing
-/// packed) where the vector path does not run: no AVX-512F/DQ and BMI2, or Ω
-/// not increasing. `omega` (the bit rows' stride, all-zero) is scratch.
+/// packed) where the vector path does not run (no AVX-512F/DQ and BMI2).
 fn pack(
     bits: &BitRows,
     batch: &[usize],
-    idx: &[usize],
-    omega: &mut [u64],
+    k_len: usize,
+    omega: &[u64],
     masks: &mut Vec<u64>,
 ) -> Option<usize> {
     #[cfg(target_arch = "x86_64")]
     if avx512::available() {
-        let stride = bits.stride();
-        let omega = &mut omega[..stride];
-        // Ω's words built in a register, stored when the word changes (a load
-        // and store per index would chain through memory).
-        let (mut increasing, mut prev) = (true, None);
-        let (mut word, mut at) = (0u64, 0usize);
-        for &j in idx {
-            increasing &= prev < Some(j);
-            prev = Some(j);
-            if j / 64 != at {
-                omega[at] |= word;
-                (word, at) = (0, j / 64);
-            }
-            word |= 1 << (j % 64);
-        }
-        omega[at] |= word;
         // Whole 16-byte blocks per row, as the column sums read them.
-        let words = idx.len().div_ceil(128).max(1) * 2;
-        if increasing {
-            if masks.len() < batch.len() * words {
-                masks.resize(batch.len() * words, 0);
-            }
-            // SAFETY: the CPU has BMI2 (checked by `available`).
-            unsafe { avx512::pack_rows(bits, batch, omega, words, masks) };
+        let words = k_len.div_ceil(128).max(1) * 2;
+        if masks.len() < batch.len() * words {
+            masks.resize(batch.len() * words, 0);
         }
-        omega.fill(0);
-        return increasing.then_some(words);
+        // SAFETY: the CPU has BMI2 (checked by `available`).
+        unsafe { avx512::pack_rows(bits, batch, omega, words, masks) };
+        return Some(words);
     }
-    let _ = (bits, batch, idx, omega, masks);
+    let _ = (bits, batch, k_len, omega, masks);
     None
 }
 
@@ -486,22 +577,22 @@ mod tests {
                         let mut results = Vec::new();
                         for wide in [true, false] {
                             let mut ws = Workspace::new(d, n);
-                            for (t, (&j, &c)) in idx.iter().zip(&scales).enumerate() {
-                                ws.padded_w[t] = c * (x[j] - v[j]);
-                            }
                             let rows = BitBatch {
                                 bits: &bits,
                                 batch: &batch,
                                 labels: &labels,
                                 av: &av,
                                 draw: &draw,
+                                x: &x,
                                 v: &v,
+                                v_norm_sq: v.iter().map(|t| t * t).sum(),
                                 lam: 0.1,
                                 wide,
                             };
                             let mut out = vec![0.0; k];
                             let loss = rows.loss_grad::<Logistic>(&mut ws, &mut out);
-                            assert!(ws.padded_w.iter().chain(&ws.padded_g).all(|&t| t == 0.0));
+                            let pads = ws.padded_w.iter().chain(&ws.padded_g).chain(&ws.padded_v);
+                            assert!(pads.copied().all(|t| t == 0.0));
                             assert!(ws.omega.iter().all(|&t| t == 0));
                             results.push((loss, out));
                         }
@@ -519,7 +610,8 @@ mod tests {
                         for (&j, &c) in idx.iter().zip(&scales) {
                             y[j] = v[j] + c * (x[j] - v[j]);
                         }
-                        let (mut want_loss, mut g) = (0.0, vec![0.0; d]);
+                        let ridge = 0.05 * y.iter().map(|t| t * t).sum::<f64>();
+                        let (mut want_loss, mut g) = (ridge, vec![0.0; d]);
                         for &i in &batch {
                             let mi: f64 = csr.row(i).0.iter().map(|&j| y[j as usize]).sum();
                             want_loss += Logistic::value(mi, labels[i]) / nb as f64;

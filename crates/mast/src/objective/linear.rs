@@ -533,19 +533,19 @@ impl<L: MarginLoss> Objective for LinearModel<L> {
         let k_len = draw.len();
         if let (Rows::Batch(batch), Design::Sparse(sp)) = (rows, design) {
             if let Some(bits) = sp.bit_rows() {
-                let u = &mut ws.padded_w[..k_len];
-                let y_norm_sq = displacements(draw, x, v, shift.v_norm_sq, u);
                 let rows = BitBatch {
                     bits,
                     batch,
                     labels,
                     av,
                     draw,
+                    x,
                     v,
+                    v_norm_sq: shift.v_norm_sq,
                     lam,
                     wide: true,
                 };
-                return rows.loss_grad::<L>(ws, &mut out[..k_len]) + 0.5 * lam * y_norm_sq;
+                return rows.loss_grad::<L>(ws, &mut out[..k_len]);
             }
         }
         let y_norm_sq = displacements(draw, x, v, shift.v_norm_sq, &mut ws.u[..k_len]);

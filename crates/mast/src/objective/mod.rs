@@ -96,6 +96,8 @@ pub struct Workspace {
     pub padded_w: Vec<f64>,
     /// See [`Workspace::padded_w`].
     pub padded_g: Vec<f64>,
+    /// See [`Workspace::padded_w`] (the shift on Ω, v_j at position k).
+    pub padded_v: Vec<f64>,
     /// Ω as a bit set over the padded coordinates, all-zero between calls.
     pub omega: Vec<u64>,
     /// Feature → position in Ω (the bit-row kernels' portable path).
@@ -119,6 +121,7 @@ impl Workspace {
             sums: vec![0.0; n.div_ceil(CHUNK).max(1)],
             padded_w: vec![0.0; bit_batch::padded_len(d)],
             padded_g: vec![0.0; bit_batch::padded_len(d)],
+            padded_v: vec![0.0; bit_batch::padded_len(d)],
             omega: vec![0; bit_batch::padded_len(d) / 64],
             rank: vec![0; bit_batch::padded_len(d)],
             masks: Vec::new(),
