@@ -37,7 +37,8 @@ pub struct BitRows {
 
 impl BitRows {
     /// The bit rows of `m`, or `None` when some stored value is not 1 or some
-    /// row repeats a column (a bit set cannot say a_ij = 2).
+    /// row's columns are not strictly increasing (a bit set cannot say a_ij = 2,
+    /// and the minibatch kernels that read both forms rely on the order).
     pub fn from_csr(m: &CsrMatrix) -> Option<BitRows> {
         if !m.is_binary() {
             return None;
@@ -45,12 +46,12 @@ impl BitRows {
         let stride = m.n_cols().div_ceil(64).next_multiple_of(2).max(2);
         let mut bits = vec![0u64; m.n_rows() * stride];
         for (i, row) in bits.chunks_exact_mut(stride).enumerate() {
-            for &j in m.row(i).0 {
-                let (w, b) = (j as usize / 64, j % 64);
-                if row[w] >> b & 1 == 1 {
-                    return None;
-                }
-                row[w] |= 1 << b;
+            let ix = m.row(i).0;
+            if ix.windows(2).any(|p| p[0] >= p[1]) {
+                return None;
+            }
+            for &j in ix {
+                row[j as usize / 64] |= 1 << (j % 64);
             }
         }
         Some(BitRows {
@@ -128,10 +129,12 @@ mod tests {
     }
 
     #[test]
-    fn values_other_than_one_or_repeated_columns_have_no_bit_rows() {
+    fn values_other_than_one_or_unordered_columns_have_no_bit_rows() {
         let m = CsrMatrix::new(1, 4, vec![0, 2], vec![0, 1], vec![1.0, 2.0]);
         assert!(BitRows::from_csr(&m).is_none());
         let m = CsrMatrix::new(1, 4, vec![0, 2], vec![1, 1], vec![1.0, 1.0]);
+        assert!(BitRows::from_csr(&m).is_none());
+        let m = CsrMatrix::new(1, 4, vec![0, 2], vec![2, 1], vec![1.0, 1.0]);
         assert!(BitRows::from_csr(&m).is_none());
     }
 }

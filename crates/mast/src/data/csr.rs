@@ -123,15 +123,6 @@ impl CsrMatrix {
         }
     }
 
-    /// [`CsrMatrix::prefetch_row`] for each of `rows`, or, where the bit rows are
-    /// built (the minibatch kernels then read those), their rows.
-    pub fn prefetch_rows(&self, rows: &[usize]) {
-        match self.bit_rows.get().and_then(Option::as_ref) {
-            Some(bits) => rows.iter().for_each(|&i| bits.prefetch_row(i)),
-            None => rows.iter().for_each(|&i| self.prefetch_row(i)),
-        }
-    }
-
     /// The rows `rows` as a new matrix (same column count).
     pub fn select_rows(&self, rows: &[usize]) -> CsrMatrix {
         let mut indptr = Vec::with_capacity(rows.len() + 1);

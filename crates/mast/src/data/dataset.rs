@@ -58,15 +58,6 @@ impl Design {
         }
     }
 
-    /// [`Design::prefetch_row`] for each of `rows`.
-    #[inline]
-    pub fn prefetch_rows(&self, rows: &[usize]) {
-        match self {
-            Design::Dense(m) => rows.iter().for_each(|&i| m.prefetch_row(i)),
-            Design::Sparse(m) => m.prefetch_rows(rows),
-        }
-    }
-
     /// `out = A x` (all rows).
     pub fn matvec(&self, x: &[f64], out: &mut [f64]) {
         for (i, o) in out.iter_mut().enumerate() {

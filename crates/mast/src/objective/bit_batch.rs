@@ -16,11 +16,14 @@
 //! Both give the same bits.
 
 use super::{LossSum, MarginLoss, Workspace};
-use crate::data::BitRows;
+use crate::data::{BitRows, CsrMatrix};
 use crate::sketch::SketchDraw;
 
 /// One minibatch of a bit-row design against one sketch draw.
 pub(super) struct BitBatch<'a> {
+    /// The design, as CSR (the portable path reads its index lists) and as bit
+    /// rows (the vector path).
+    pub csr: &'a CsrMatrix,
     pub bits: &'a BitRows,
     pub batch: &'a [usize],
     /// The labels of all samples.
@@ -38,6 +41,15 @@ pub(super) struct BitBatch<'a> {
     /// Whether the vector path may run (where the CPU has it); tests compare
     /// the two paths.
     pub wide: bool,
+}
+
+/// Whether the vector path runs on this CPU (AVX-512F/DQ and BMI2): it reads the
+/// bit rows, the portable path the CSR index lists.
+pub(super) fn vector_path() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return avx512::available();
+    #[cfg(not(target_arch = "x86_64"))]
+    false
 }
 
 /// Length of the padded dense buffers the kernels use for dimension `d`: whole
@@ -76,8 +88,10 @@ impl BitBatch<'_> {
             false => None,
         };
         if packed.is_none() {
-            for (k, &j) in idx.iter().enumerate() {
+            // Per feature: u_k on Ω (0 elsewhere) and its lane k % 8.
+            for ((k, &j), &uk) in idx.iter().enumerate().zip(&ws.padded_w[..k_len]) {
                 ws.rank[j] = k as u32;
+                ws.w[j] = uk;
             }
         }
         let m = &mut ws.m[..nb];
@@ -89,7 +103,7 @@ impl BitBatch<'_> {
                 // padded_w holds ⌈K/128⌉·128 entries.
                 unsafe { avx512::margins(&ws.masks, words, k_len, &ws.padded_w, m) }
             }
-            _ => self.margins(&ws.omega, &ws.rank, &ws.padded_w, m),
+            _ => self.margins(&ws.rank, &ws.w, m),
         }
         self.add_base(m);
         let (r, b, fac) = (&mut ws.r[..nb], &mut ws.b[..nb], &mut ws.fac[..nb]);
@@ -104,7 +118,16 @@ impl BitBatch<'_> {
                 // SAFETY: as above; padded_g holds ⌈K/128⌉·128 entries.
                 unsafe { avx512::column_sums(&ws.masks, words, k_len, r, &mut ws.padded_g) }
             }
-            _ => self.column_sums(&ws.omega, &ws.rank, r, &mut ws.padded_g),
+            _ => {
+                self.column_sums(r, &mut ws.g);
+                for (gk, &j) in ws.padded_g.iter_mut().zip(idx) {
+                    *gk = ws.g[j];
+                }
+                for &j in idx {
+                    ws.w[j] = 0.0;
+                }
+                ws.g.fill(0.0);
+            }
         }
         ws.omega[..stride].fill(0);
         // ∇ on Ω: c_k (g_k + λ y_j), y_j = v_j + u_k.
@@ -114,22 +137,27 @@ impl BitBatch<'_> {
         loss_sum.total() / nb as f64 + 0.5 * self.lam * y_norm_sq
     }
 
-    /// Portable margins (`omega`: Ω as a bit set; `rank`: feature → position k).
-    fn margins(&self, omega: &[u64], rank: &[u32], u: &[f64], m: &mut [f64]) {
+    /// Portable margins, over each row's index list (increasing, as bit rows
+    /// require): lane `rank[j] % 8` gains `w_j`, which is u_k on Ω and +0.0 off it
+    /// (adding +0.0 changes no lane sum, whatever lane it goes to).
+    fn margins(&self, rank: &[u32], w: &[f64], m: &mut [f64]) {
         for (&i, mi) in self.batch.iter().zip(m.iter_mut()) {
             let mut s = [0.0f64; 8];
-            for_each_kept(self.bits.row(i), omega, |j| {
-                let k = rank[j] as usize;
-                s[k % 8] += u[k];
-            });
+            for &j in self.csr.row(i).0 {
+                let j = j as usize;
+                s[rank[j] as usize % 8] += w[j];
+            }
             *mi = reduce8(s);
         }
     }
 
-    /// Portable column sums `g_k` (g all-zero before).
-    fn column_sums(&self, omega: &[u64], rank: &[u32], r: &[f64], g: &mut [f64]) {
+    /// Portable column sums by feature, `g_j = Σ_i r_i a_ij` in batch order
+    /// (g all-zero before; features off Ω are summed too, and dropped).
+    fn column_sums(&self, r: &[f64], g: &mut [f64]) {
         for (&i, &ri) in self.batch.iter().zip(r) {
-            for_each_kept(self.bits.row(i), omega, |j| g[rank[j] as usize] += ri);
+            for &j in self.csr.row(i).0 {
+                g[j as usize] += ri;
+            }
         }
     }
 
@@ -140,18 +168,6 @@ impl BitBatch<'_> {
             for (&i, mi) in self.batch.iter().zip(m.iter_mut()) {
                 *mi += self.av[i];
             }
-        }
-    }
-}
-
-/// Calls `f(j)` for the features j of `row` in Ω, increasing.
-#[inline]
-fn for_each_kept(row: &[u64], omega: &[u64], mut f: impl FnMut(usize)) {
-    for (t, (&word, &om)) in row.iter().zip(omega).enumerate() {
-        let mut b = word & om;
-        while b != 0 {
-            f(t * 64 + b.trailing_zeros() as usize);
-            b &= b - 1;
         }
     }
 }
@@ -578,6 +594,7 @@ mod tests {
                         for wide in [true, false] {
                             let mut ws = Workspace::new(d, n);
                             let rows = BitBatch {
+                                csr: &csr,
                                 bits: &bits,
                                 batch: &batch,
                                 labels: &labels,

@@ -4,7 +4,7 @@ use std::sync::{Arc, OnceLock};
 
 use rayon::prelude::*;
 
-use super::bit_batch::BitBatch;
+use super::bit_batch::{self, BitBatch};
 use super::sparse_batch::SparseBatch;
 use super::{Objective, Rows, Shift, Workspace, CHUNK};
 use crate::data::{Dataset, Design};
@@ -507,7 +507,16 @@ impl<L: MarginLoss> Objective for LinearModel<L> {
     }
 
     fn prefetch_rows(&self, rows: &[usize]) {
-        self.data.features.prefetch_rows(rows);
+        // The minibatch kernels read bit rows where they are built and the
+        // vector path runs, else the CSR index lists.
+        let design = &self.data.features;
+        match design {
+            Design::Sparse(sp) if bit_batch::vector_path() => match sp.bit_rows() {
+                Some(bits) => rows.iter().for_each(|&i| bits.prefetch_row(i)),
+                None => rows.iter().for_each(|&i| sp.prefetch_row(i)),
+            },
+            _ => rows.iter().for_each(|&i| design.prefetch_row(i)),
+        }
     }
 
     fn shift_cache(&self, v: &[f64]) -> Vec<f64> {
@@ -534,6 +543,7 @@ impl<L: MarginLoss> Objective for LinearModel<L> {
         if let (Rows::Batch(batch), Design::Sparse(sp)) = (rows, design) {
             if let Some(bits) = sp.bit_rows() {
                 let rows = BitBatch {
+                    csr: sp,
                     bits,
                     batch,
                     labels,
