@@ -172,11 +172,10 @@ impl BitBatch<'_> {
     }
 }
 
-/// One pass over Ω: `u_k = c_k (x_j − v_j)` and `vk_k = v_j`, Ω's bit set into
-/// `omega` (all-zero before), and whether Ω is increasing (as [`SketchDraw`]
-/// promises; the packed path relies on it). Returns ‖y‖² for y = v + S(x − v),
-/// summed as `displacements` does: ‖v‖² plus four partial sums (k mod 4) of
-/// y_j² − v_j².
+/// `u_k = c_k (x_j − v_j)` and `vk_k = v_j` over Ω, Ω's bit set into `omega`
+/// (all-zero before), and whether Ω is increasing (as [`SketchDraw`] promises;
+/// the packed path relies on it). Returns ‖y‖² for y = v + S(x − v), summed as
+/// `displacements` does: ‖v‖² plus four partial sums (k mod 4) of y_j² − v_j².
 fn spread(
     draw: &SketchDraw,
     x: &[f64],
@@ -186,18 +185,8 @@ fn spread(
     vk: &mut [f64],
     omega: &mut [u64],
 ) -> (f64, bool) {
-    let (mut increasing, mut prev) = (true, None);
-    // Ω's words built in a register, stored when the word changes (a load and
-    // store per index would chain through memory).
-    let (mut word, mut at) = (0u64, 0usize);
-    let mut one = |j: usize, c: f64, uk: &mut f64, vkk: &mut f64| {
-        increasing &= prev < Some(j);
-        prev = Some(j);
-        if j / 64 != at {
-            omega[at] |= word;
-            (word, at) = (0, j / 64);
-        }
-        word |= 1 << (j % 64);
+    let increasing = omega_bits(&draw.indices, omega);
+    let one = |j: usize, c: f64, uk: &mut f64, vkk: &mut f64| {
         let vj = v[j];
         let d = c * (x[j] - vj);
         (*uk, *vkk) = (d, vj);
@@ -218,9 +207,44 @@ fn spread(
     for (t, (((&j, &c), uk), vkk)) in rest.enumerate() {
         acc[t] += one(j, c, uk, vkk);
     }
-    omega[at] |= word;
     let y_norm_sq = v_norm_sq + ((acc[0] + acc[1]) + (acc[2] + acc[3]));
     (y_norm_sq, increasing)
+}
+
+/// Ω's bit set into `omega` (all-zero before); whether `idx` is increasing.
+/// The words are built in registers (an `|=` into memory per index would chain
+/// through it): for d ≤ 128 both words branch-free, else one word at a time,
+/// stored when the index moves to the next.
+fn omega_bits(idx: &[usize], omega: &mut [u64]) -> bool {
+    let (mut increasing, mut next) = (true, 0usize);
+    if let [o0, o1] = omega {
+        let (mut w0, mut w1) = (0u64, 0u64);
+        for &j in idx {
+            increasing &= j >= next;
+            next = j + 1;
+            let (bit, high) = (1u64 << (j % 64), ((j / 64) as u64 & 1).wrapping_neg());
+            w0 |= bit & !high;
+            w1 |= bit & high;
+        }
+        // An index ≥ 128 would have gone to the wrong word: only a malformed
+        // draw has one, and indexing x with it fails just after.
+        (*o0, *o1) = (w0, w1);
+        return increasing;
+    }
+    let (mut word, mut at) = (0u64, 0usize);
+    for &j in idx {
+        increasing &= j >= next;
+        next = j + 1;
+        if j / 64 != at {
+            omega[at] |= word;
+            (word, at) = (0, j / 64);
+        }
+        word |= 1 << (j % 64);
+    }
+    if let Some(w) = omega.get_mut(at) {
+        *w |= word;
+    }
+    increasing
 }
 
 /// `out_k = c_k (g_k + λ (vk_k + u_k))`, then u, vk and g cleared; with `wide`,
