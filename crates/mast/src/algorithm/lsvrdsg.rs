@@ -95,7 +95,7 @@ impl Lsvrdsg {
         &self.draws
     }
 
-    /// h = (1/b) Σ_{j∈B} ∇f_{S_j}(w) for a fresh b-subset B of [N].
+    /// h = (1/b) Σ_{j∈B} ∇f_{S_j}(w) for a fresh b-subset B of \[N\].
     fn refresh_reference<O: Objective + ?Sized>(&mut self, problem: &MastProblem<'_, O>) {
         let n = self.n_sketches;
         // Partial Fisher–Yates on a persistent permutation: a uniform b-subset.

@@ -113,7 +113,7 @@ impl SparseBatch<'_> {
     }
 }
 
-/// Σ_p w[ix_p] with four partial sums (so four loads and adds are in flight, not
+/// Σ_p w\[ix_p\] with four partial sums (so four loads and adds are in flight, not
 /// a chain of dependent adds), combined as (s0 + s1) + (s2 + s3).
 #[inline]
 fn gather_sum(ix: &[u32], w: &[f64]) -> f64 {
@@ -131,7 +131,7 @@ fn gather_sum(ix: &[u32], w: &[f64]) -> f64 {
     (s[0] + s[1]) + (s[2] + s[3])
 }
 
-/// Σ_p a_p w[ix_p], four partial sums as in [`gather_sum`].
+/// Σ_p a_p w\[ix_p\], four partial sums as in [`gather_sum`].
 #[inline]
 fn gather_dot(ix: &[u32], a: &[f64], w: &[f64]) -> f64 {
     let mut s = [0.0f64; 4];
