@@ -602,16 +602,29 @@ mod tests {
                 } else {
                     Vec::new()
                 };
-                for k in [1, d / 3 + 1, d - 1, d] {
+                // K = 0 (an empty Bernoulli draw) to K = d; the last case keeps Ω in
+                // drawing order, not increasing (the portable path on every CPU).
+                for (k, sorted) in [
+                    (0, true),
+                    (1, true),
+                    (d / 3 + 1, true),
+                    (d - 1, true),
+                    (d, true),
+                    (d / 2, false),
+                ] {
                     let mut idx: Vec<usize> = (0..d).collect();
                     for t in 0..k {
                         let s = rng.random_range(t..d);
                         idx.swap(t, s);
                     }
                     idx.truncate(k);
-                    idx.sort_unstable();
+                    if sorted {
+                        idx.sort_unstable();
+                    }
                     let scales: Vec<f64> = (0..k).map(|_| 0.5 + rng.random::<f64>()).collect();
-                    let draw = SketchDraw::from_parts(idx.clone(), scales.clone());
+                    // `from_parts` insists on increasing indices; the fields are public.
+                    let mut draw = SketchDraw::new();
+                    (draw.indices, draw.scales) = (idx.clone(), scales.clone());
                     for nb in [1, 7, 8, 32, 33] {
                         let batch: Vec<usize> = (0..nb).map(|_| rng.random_range(0..n)).collect();
                         let mut results = Vec::new();
@@ -637,7 +650,7 @@ mod tests {
                             assert!(ws.omega.iter().all(|&t| t == 0));
                             results.push((loss, out));
                         }
-                        let case = format!("d={d} K={k} b={nb} shifted={shifted}");
+                        let case = format!("d={d} K={k} b={nb} shifted={shifted} sorted={sorted}");
                         assert_eq!(
                             results[0].0.to_bits(),
                             results[1].0.to_bits(),
