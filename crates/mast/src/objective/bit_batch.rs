@@ -15,6 +15,7 @@
 //! portable path walks the set bits of row ∩ Ω in the same order and lanes.
 //! Both give the same bits.
 
+use super::linear::displacements;
 use super::{LossSum, MarginLoss, Workspace};
 use crate::data::{BitRows, CsrMatrix};
 use crate::sketch::SketchDraw;
@@ -174,8 +175,8 @@ impl BitBatch<'_> {
 
 /// `u_k = c_k (x_j − v_j)` and `vk_k = v_j` over Ω, Ω's bit set into `omega`
 /// (all-zero before), and whether Ω is increasing (as [`SketchDraw`] promises;
-/// the packed path relies on it). Returns ‖y‖² for y = v + S(x − v), summed as
-/// `displacements` does: ‖v‖² plus four partial sums (k mod 4) of y_j² − v_j².
+/// the packed path relies on it). Returns ‖y‖² for y = v + S(x − v), as the CSR
+/// path computes it.
 fn spread(
     draw: &SketchDraw,
     x: &[f64],
@@ -186,28 +187,10 @@ fn spread(
     omega: &mut [u64],
 ) -> (f64, bool) {
     let increasing = omega_bits(&draw.indices, omega);
-    let one = |j: usize, c: f64, uk: &mut f64, vkk: &mut f64| {
-        let vj = v[j];
-        let d = c * (x[j] - vj);
-        (*uk, *vkk) = (d, vj);
-        let yj = vj + d;
-        yj * yj - vj * vj
-    };
-    let mut acc = [0.0f64; 4];
-    let (idx, scales) = (draw.indices.chunks_exact(4), draw.scales.chunks_exact(4));
-    let (rest_idx, rest_scales) = (idx.remainder(), scales.remainder());
-    let (mut u4, mut v4) = (u.chunks_exact_mut(4), vk.chunks_exact_mut(4));
-    for (((i4, c4), q), w) in idx.zip(scales).zip(&mut u4).zip(&mut v4) {
-        for t in 0..4 {
-            acc[t] += one(i4[t], c4[t], &mut q[t], &mut w[t]);
-        }
+    let y_norm_sq = displacements(draw, x, v, v_norm_sq, u);
+    for (t, &j) in vk.iter_mut().zip(&draw.indices) {
+        *t = v[j];
     }
-    let rest = rest_idx.iter().zip(rest_scales);
-    let rest = rest.zip(u4.into_remainder()).zip(v4.into_remainder());
-    for (t, (((&j, &c), uk), vkk)) in rest.enumerate() {
-        acc[t] += one(j, c, uk, vkk);
-    }
-    let y_norm_sq = v_norm_sq + ((acc[0] + acc[1]) + (acc[2] + acc[3]));
     (y_norm_sq, increasing)
 }
 

@@ -337,7 +337,15 @@ fn derivatives<L: MarginLoss>(
     L::batch_derivatives(b, m, 1.0 / batch.len() as f64, r, fac)
 }
 
-fn displacements(draw: &SketchDraw, x: &[f64], v: &[f64], v_norm_sq: f64, u: &mut [f64]) -> f64 {
+/// `u_k = c_k (x_j − v_j)` over Ω; returns ‖y‖² for y = v + S(x − v), as ‖v‖²
+/// plus four partial sums (k mod 4) of y_j² − v_j².
+pub(super) fn displacements(
+    draw: &SketchDraw,
+    x: &[f64],
+    v: &[f64],
+    v_norm_sq: f64,
+    u: &mut [f64],
+) -> f64 {
     // ‖y‖² − ‖v‖² over Ω in four partial sums (position k mod 4), so that the
     // adds do not wait on each other.
     let one = |j: usize, c: f64, uk: &mut f64| {
