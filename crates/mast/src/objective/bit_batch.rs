@@ -12,8 +12,10 @@
 //! With AVX-512 and BMI2 (checked at run time) each row's bits are first packed
 //! onto Ω (`pext`), so a row is ⌈K/8⌉ masked 8-lane adds, branch-free, for the
 //! margins and again for the column sums, whose K sums stay in registers. The
-//! portable path walks the set bits of row ∩ Ω in the same order and lanes.
-//! Both give the same bits.
+//! portable path (any other CPU, or an Ω that is not increasing) reads the rows'
+//! CSR index lists instead: each feature adds its u_k (+0.0 off Ω, which changes
+//! no sum) into lane k % 8, in increasing order. Both give the same bits; a test
+//! compares them.
 
 use super::linear::displacements;
 use super::{LossSum, MarginLoss, Workspace};
