@@ -31,11 +31,17 @@ const MAX_CHUNK: usize = 256;
 /// At most about this many kept coordinates per chunk (memory: 16 bytes each).
 const CHUNK_ENTRIES: usize = 1 << 18;
 
+/// At most about this many kept coordinates per draw for drawing ahead (memory:
+/// 16 bytes each, for the few draws in flight).
+const MAX_KEPT: usize = 1 << 22;
+
 /// Whether drawing ahead is worth a thread: at least two threads are allowed
-/// (rayon's pool size, which `RAYON_NUM_THREADS` and `--threads` set) and a
-/// draw is small enough that a chunk of them is cheap to hold.
+/// (rayon's pool size, which `RAYON_NUM_THREADS` and `--threads` set) and the
+/// few draws in flight are cheap to hold. Large draws (a chunk of one draw) are
+/// where it pays most: at LIBSVM scale a draw costs about as much as the rest of
+/// a step.
 pub(crate) fn worthwhile(sketch: &dyn Sketch) -> bool {
-    rayon::current_num_threads() >= 2 && sketch.expected_kept() <= (CHUNK_ENTRIES / 4) as f64
+    rayon::current_num_threads() >= 2 && sketch.expected_kept() <= MAX_KEPT as f64
 }
 
 /// Chunk `index`: the draws from generator state `start` on, which leave the

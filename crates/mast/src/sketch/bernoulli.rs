@@ -1,4 +1,4 @@
-use rand::Rng;
+use rand::{Rng, RngCore};
 
 use super::{Sketch, SketchDraw, MAX_ENUMERATION};
 use crate::error::{MastError, Result};
@@ -73,6 +73,37 @@ impl Bernoulli {
     }
 }
 
+/// Uniform keep probabilities up to this one are drawn by geometric skips (for
+/// d > 128); larger ones coordinate by coordinate, where a kept coordinate costs
+/// a few generator outputs rather than a logarithm.
+const GEOMETRIC_MAX_P: f64 = 1.0 / 16.0;
+
+/// Each of `0..d` kept with probability p, into `out` (cleared first) in
+/// increasing order: coordinate j is kept when the generator's next 53-bit
+/// uniform `U = (w >> 11)/2⁵³` is below p, the same trial as `rng.random::<f64>() <
+/// p` (so the same draws), as an integer compare: `w >> 11 < ⌈p·2⁵³⌉`. Branch-free,
+/// with the generator in registers.
+fn keep_each(d: usize, p: f64, rng: &mut MastRng, out: &mut Vec<usize>) {
+    // U < p ⟺ m·2⁻⁵³ < p ⟺ m < p·2⁵³ ⟺ m < ⌈p·2⁵³⌉ for the integer m = w >> 11
+    // (p·2⁵³ is exact: a power-of-two scaling).
+    let threshold = (p * (1u64 << 53) as f64).ceil() as u64;
+    let mut local = rng.clone();
+    out.clear();
+    out.reserve(d);
+    // Written through the spare capacity (no d-sized clearing first).
+    let picked = &mut out.spare_capacity_mut()[..d];
+    let mut len = 0;
+    for j in 0..d {
+        let keep = usize::from((local.next_u64() >> 11) < threshold);
+        picked[len].write(j); // kept only if `len` then moves past it
+        len += keep;
+    }
+    // SAFETY: the first `len` entries were written (each position below `len`
+    // was written when `len` moved past it), and len ≤ d ≤ capacity.
+    unsafe { out.set_len(len) };
+    *rng = local;
+}
+
 impl Sketch for Bernoulli {
     fn dim(&self) -> usize {
         match &self.keep {
@@ -97,8 +128,12 @@ impl Sketch for Bernoulli {
                 if p >= 1.0 {
                     out.indices.extend(0..d);
                     out.scales.resize(d, 1.0);
-                } else if p <= 0.25 {
-                    // Geometric skipping: O(|Ω|) expected instead of O(d).
+                    out.set_common_scale(1.0);
+                    return;
+                } else if p <= GEOMETRIC_MAX_P || (d <= 128 && p <= 0.25) {
+                    // Geometric skipping: O(|Ω|) expected instead of O(d), each
+                    // kept coordinate a logarithm. (Up to p = 1/4 for d ≤ 128, as
+                    // before large d had its own sampler: the same draws there.)
                     let log_q = (-p).ln_1p(); // ln(1 − p), exact for tiny p
                     let mut j: usize = 0;
                     loop {
@@ -109,20 +144,16 @@ impl Sketch for Bernoulli {
                         }
                         j += gap as usize;
                         out.indices.push(j);
-                        out.scales.push(scale);
                         j += 1;
                         if j >= d {
                             break;
                         }
                     }
                 } else {
-                    for j in 0..d {
-                        if rng.random::<f64>() < p {
-                            out.indices.push(j);
-                            out.scales.push(scale);
-                        }
-                    }
+                    keep_each(d, p, rng, &mut out.indices);
                 }
+                out.scales.resize(out.indices.len(), scale);
+                out.set_common_scale(scale);
             }
             Keep::PerCoordinate(ps) => {
                 for (j, &p) in ps.iter().enumerate() {

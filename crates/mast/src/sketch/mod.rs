@@ -32,10 +32,13 @@ pub struct SketchDraw {
     pub indices: Vec<usize>,
     /// The diagonal entries on Ω.
     pub scales: Vec<f64>,
-    /// Scratch space for samplers (not part of the draw).
-    pub(crate) marks: Vec<bool>,
     /// Scratch bit set for samplers (not part of the draw).
     pub(crate) bits: Vec<u64>,
+    /// Scratch hash table for samplers of few coordinates (not part of the draw).
+    pub(crate) table: Vec<usize>,
+    /// The scale every kept coordinate has, with the draw's length, where the
+    /// sketch that made the draw says so (see [`SketchDraw::common_scale`]).
+    common: Option<(f64, usize)>,
 }
 
 impl PartialEq for SketchDraw {
@@ -75,6 +78,36 @@ impl SketchDraw {
     pub fn clear(&mut self) {
         self.indices.clear();
         self.scales.clear();
+        self.common = None;
+    }
+
+    /// The scale shared by every kept coordinate, when the draw is known to have
+    /// one (Rand-K, a uniform Bernoulli, the identity; any draw built with
+    /// [`SketchDraw::from_parts`]); `None` when unknown. Oracles use it to find a
+    /// coordinate's scale without looking up its position in Ω.
+    ///
+    /// ```
+    /// use mast::sketch::SketchDraw;
+    /// assert_eq!(SketchDraw::from_parts(vec![1, 4], vec![2.0, 2.0]).common_scale(), Some(2.0));
+    /// assert_eq!(SketchDraw::from_parts(vec![1, 4], vec![2.0, 3.0]).common_scale(), None);
+    /// ```
+    pub fn common_scale(&self) -> Option<f64> {
+        // Checked against the draw as it is now (O(1)): the fields are public, so
+        // a draw may have been changed since its sketch made it.
+        let (c, len) = self.common?;
+        let same = |s: Option<&f64>| s.is_none_or(|&t| t.to_bits() == c.to_bits());
+        (len == self.indices.len()
+            && len == self.scales.len()
+            && same(self.scales.first())
+            && same(self.scales.last()))
+        .then_some(c)
+    }
+
+    /// Records that every kept coordinate has scale `c` (sketches call this after
+    /// a draw).
+    pub(crate) fn set_common_scale(&mut self, c: f64) {
+        debug_assert!(self.scales.iter().all(|&t| t.to_bits() == c.to_bits()));
+        self.common = Some((c, self.indices.len()));
     }
 
     /// `(index, scale)` pairs.
@@ -109,11 +142,17 @@ impl SketchDraw {
             indices.windows(2).all(|w| w[0] < w[1]),
             "indices not increasing"
         );
+        let common = match scales.first() {
+            Some(&c) if scales.iter().all(|&t| t.to_bits() == c.to_bits()) => {
+                Some((c, indices.len()))
+            }
+            _ => None,
+        };
         SketchDraw {
             indices,
             scales,
-            marks: Vec::new(),
-            bits: Vec::new(),
+            common,
+            ..SketchDraw::default()
         }
     }
 }
