@@ -10,7 +10,9 @@
 //!
 //! Prints microseconds per step (best of 5 timed blocks after a warm-up, and the
 //! median) for batch 32 at `rand-k:0.5`, `rand-k:0.01` and `bernoulli:0.5`, and
-//! for a5a at K = d/2 and K = d/10.
+//! for a5a at K = d/2 and K = d/10; and the cost of a sketch draw alone (with
+//! two or more threads the solver draws ahead on a helper thread). The a5a file
+//! can be given by `MAST_A5A`.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -19,7 +21,7 @@ use mast::algorithm::{DoubleSketchedSgd, MastProblem, Solver, StepSize, Variant}
 use mast::data::{load_libsvm_pair, CsrMatrix, Dataset, Design};
 use mast::objective::{LogisticRegression, Objective, Shift};
 use mast::rng::{stream, Stream};
-use mast::sketch::SketchSpec;
+use mast::sketch::{SketchDraw, SketchSpec};
 use rand::Rng;
 
 /// A news20-shaped problem: `n` rows of about `per_row` distinct columns of `d`,
@@ -97,6 +99,27 @@ fn us_per_step(f: &LogisticRegression, sketch: &str, batch: usize, min_time: f64
     (blocks[0], blocks[2])
 }
 
+/// Microseconds per draw of `sketch` in dimension d on this thread (best of 5
+/// blocks of at least `min_time / 10` seconds).
+fn us_per_draw(sketch: &str, d: usize, min_time: f64) -> f64 {
+    let spec: SketchSpec = sketch.parse().expect("sketch spec");
+    let sketch = spec.build(d).expect("sketch");
+    let mut rng = stream(42, Stream::Sketch);
+    let mut draw = SketchDraw::new();
+    sketch.draw(&mut rng, &mut draw);
+    (0..5)
+        .map(|_| {
+            let start = Instant::now();
+            let mut draws = 0u64;
+            while draws < 3 || start.elapsed().as_secs_f64() < min_time / 10.0 {
+                sketch.draw(&mut rng, &mut draw);
+                draws += 1;
+            }
+            1e6 * start.elapsed().as_secs_f64() / draws as f64
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
 fn report(label: &str, data: Dataset, sketches: &[String], min_time: f64) {
     let (n, d, nnz) = (data.n_samples(), data.n_features(), data.features.nnz());
     let f = LogisticRegression::new(Arc::new(data), 1.0 / n as f64).expect("objective");
@@ -106,7 +129,11 @@ fn report(label: &str, data: Dataset, sketches: &[String], min_time: f64) {
     );
     for sketch in sketches {
         let (best, median) = us_per_step(&f, sketch, 32, min_time);
-        println!("  {label:<12} batch 32 {sketch:<14} {best:>10.2} µs/step (median {median:.2})");
+        let draw = us_per_draw(sketch, d, min_time);
+        println!(
+            "  {label:<12} batch 32 {sketch:<14} {best:>10.2} µs/step (median {median:.2}); \
+             a draw alone {draw:.2} µs"
+        );
     }
 }
 
@@ -137,7 +164,8 @@ fn main() {
         report("news20-like", data, &sketches, min_time);
     }
     if wanted("a5a") {
-        let a5a = format!("{}/../../data/a5a.gz", env!("CARGO_MANIFEST_DIR"));
+        let a5a = std::env::var("MAST_A5A")
+            .unwrap_or_else(|_| format!("{}/../../data/a5a.gz", env!("CARGO_MANIFEST_DIR")));
         let pair = load_libsvm_pair(&a5a, None::<&str>, Some(123)).expect("a5a");
         let sketches = ["rand-k:k=62", "rand-k:k=12"].map(String::from);
         report("a5a", pair.train, &sketches, min_time);

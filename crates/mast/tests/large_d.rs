@@ -28,6 +28,14 @@ fn check_shape(what: &str, draw: &SketchDraw, d: usize, k: Option<usize>, scale:
     assert_eq!(draw.scales.len(), draw.len(), "{what}: scales");
     assert!(draw.scales.iter().all(|&c| c == scale), "{what}: scale");
     assert_eq!(draw.common_scale(), Some(scale), "{what}: common scale");
+    // Where the sampler made Ω's bit set on the way, it is Ω.
+    if let Some(bits) = draw.member_bits() {
+        assert_eq!(bits.len(), d.div_ceil(64), "{what}: bit set length");
+        let listed: Vec<usize> = (0..bits.len() * 64)
+            .filter(|&j| (bits[j / 64] >> (j % 64)) & 1 == 1)
+            .collect();
+        assert_eq!(listed, draw.indices, "{what}: bit set");
+    }
 }
 
 /// Chi-square goodness of fit of Rand-K's draws against the uniform law over all

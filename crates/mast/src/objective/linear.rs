@@ -594,6 +594,7 @@ impl<L: MarginLoss> Objective for LinearModel<L> {
                     labels: &self.data.labels,
                     av: &shift.cache,
                     idx: &draw.indices,
+                    member_bits: draw.member_bits(),
                     c,
                     v: &shift.v,
                     v_norm_sq: shift.v_norm_sq,

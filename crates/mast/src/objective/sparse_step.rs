@@ -2,8 +2,9 @@
 //! any d: `x_Ω ← x_Ω − γ c (Σ_i r_i a_iΩ + λ y_Ω)`, at a cost proportional to the
 //! batch's nonzeros plus K, with no O(d) work per step.
 //!
-//! Ω is held as a d-bit set (set and cleared in O(K) per step), so a batch
-//! nonzero's membership in Ω is a bit test, and a kept coordinate's displacement
+//! Ω is held as a d-bit set (the draw's own where its sampler made one, else
+//! set and cleared here in O(K) per step), so a batch nonzero's membership in Ω
+//! is a bit test, and a kept coordinate's displacement
 //! `c (x_j − v_j)` is computed where it is read (the draw's scale c is common to
 //! all of Ω). The loss derivatives of the batch are scattered into d-sized column
 //! sums on Ω only for the batch's columns (marked in a second bit set); then one
@@ -27,6 +28,9 @@ pub(super) struct SparseStep<'a> {
     pub av: &'a [f64],
     /// Ω (distinct coordinates; increasing makes the pass over x sequential).
     pub idx: &'a [usize],
+    /// Ω as a bit set, where the draw brings one (then Ω is increasing, and the
+    /// step neither builds a set nor reads `idx`).
+    pub member_bits: Option<&'a [u64]>,
     /// The common scale of Ω.
     pub c: f64,
     pub v: &'a [f64],
@@ -72,15 +76,20 @@ impl SparseStep<'_> {
         let d = x.len();
         let nb = self.batch.len();
         ws.ensure_sparse_step(d);
-        let (members, touched) = (&mut ws.members[..], &mut ws.touched[..]);
-        let col_sums = &mut ws.col_sums[..d];
-        set_bits(members, self.idx);
+        if self.member_bits.is_none() {
+            set_bits(&mut ws.members, self.idx);
+        }
+        let members = self.member_bits.unwrap_or(&ws.members);
+        let (touched, col_sums) = (&mut ws.touched[..], &mut ws.col_sums[..d]);
         let m = &mut ws.m[..nb];
         self.margins(x, members, m);
         let (r, b, fac) = (&mut ws.r[..nb], &mut ws.b[..nb], &mut ws.fac[..nb]);
         let loss_sum = derivatives::<L>(self.batch, self.labels, m, r, b, fac);
         self.column_sums(r, members, touched, col_sums);
-        let (y_norm_sq, finite) = self.apply(x, touched, col_sums);
+        let (y_norm_sq, finite) = match self.member_bits {
+            Some(bits) => self.apply_by_words(x, bits, touched, col_sums),
+            None => self.apply(x, touched, col_sums),
+        };
         // Leave the scratch all-zero: the batch's columns, then Ω.
         for &i in self.batch {
             for &j in self.sp.row(i).0 {
@@ -89,7 +98,9 @@ impl SparseStep<'_> {
                 touched[j >> 6] = 0;
             }
         }
-        clear_bits(members, self.idx);
+        if self.member_bits.is_none() {
+            clear_bits(&mut ws.members, self.idx);
+        }
         let loss = loss_sum.total() / nb as f64 + 0.5 * self.lam * y_norm_sq;
         StepOutcome {
             loss,
@@ -165,6 +176,56 @@ impl SparseStep<'_> {
                 touched[j >> 6] |= member << (j & 63);
             }
         }
+    }
+
+    /// [`SparseStep::apply`] walking Ω's bit set (in increasing order, as Ω)
+    /// instead of its index list: the same operations in the same order, with
+    /// position k's term of ‖y‖² in partial sum k mod 4 (four accumulators that
+    /// rotate, so that they stay in registers).
+    fn apply_by_words(
+        &self,
+        x: &mut [f64],
+        members: &[u64],
+        touched: &[u64],
+        col_sums: &[f64],
+    ) -> (f64, bool) {
+        let (c, lam, gamma) = (self.c, self.lam, self.gamma);
+        let shifted = !self.av.is_empty();
+        let (mut a0, mut a1, mut a2, mut a3) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+        let mut finite = true;
+        let mut k = 0usize;
+        for (w, (&word, &near)) in members.iter().zip(touched).enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                let t = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let j = w * 64 + t;
+                let vj = if shifted { self.v[j] } else { 0.0 };
+                let uj = c * (x[j] - vj);
+                let yj = vj + uj;
+                // a0 is partial sum k mod 4; rotate so that a0 is next k's.
+                let sum = a0 + (yj * yj - vj * vj);
+                (a0, a1, a2, a3) = (a1, a2, a3, sum);
+                let g = if (near >> t) & 1 != 0 {
+                    col_sums[j]
+                } else {
+                    0.0
+                };
+                let xj = x[j] - gamma * (c * (g + lam * yj));
+                finite &= xj.is_finite();
+                x[j] = xj;
+                k += 1;
+            }
+        }
+        // After K terms a_i holds partial sum (K + i) mod 4.
+        let mut acc = [0.0f64; 4];
+        for (i, a) in [a0, a1, a2, a3].into_iter().enumerate() {
+            acc[(k + i) % 4] = a;
+        }
+        (
+            self.v_norm_sq + ((acc[0] + acc[1]) + (acc[2] + acc[3])),
+            finite,
+        )
     }
 
     /// The pass over Ω: `x_j ← x_j − γ c (G_j + λ y_j)` with `y_j = v_j + u_j` and

@@ -79,24 +79,35 @@ impl Bernoulli {
 const GEOMETRIC_MAX_P: f64 = 1.0 / 16.0;
 
 /// Each of `0..d` kept with probability p, into `out` (cleared first) in
-/// increasing order: coordinate j is kept when the generator's next 53-bit
+/// increasing order and into the bit set `bits` (Ω's membership test): coordinate j is kept when the generator's next 53-bit
 /// uniform `U = (w >> 11)/2⁵³` is below p, the same trial as `rng.random::<f64>() <
 /// p` (so the same draws), as an integer compare: `w >> 11 < ⌈p·2⁵³⌉`. Branch-free,
 /// with the generator in registers.
-fn keep_each(d: usize, p: f64, rng: &mut MastRng, out: &mut Vec<usize>) {
+fn keep_each(d: usize, p: f64, rng: &mut MastRng, out: &mut Vec<usize>, bits: &mut Vec<u64>) {
     // U < p ⟺ m·2⁻⁵³ < p ⟺ m < p·2⁵³ ⟺ m < ⌈p·2⁵³⌉ for the integer m = w >> 11
     // (p·2⁵³ is exact: a power-of-two scaling).
     let threshold = (p * (1u64 << 53) as f64).ceil() as u64;
     let mut local = rng.clone();
     out.clear();
     out.reserve(d);
+    bits.clear();
+    bits.reserve(d.div_ceil(64));
     // Written through the spare capacity (no d-sized clearing first).
     let picked = &mut out.spare_capacity_mut()[..d];
     let mut len = 0;
+    let mut word = 0u64;
     for j in 0..d {
-        let keep = usize::from((local.next_u64() >> 11) < threshold);
+        let keep = (local.next_u64() >> 11) < threshold;
+        word |= u64::from(keep) << (j & 63);
+        if j & 63 == 63 {
+            bits.push(word);
+            word = 0;
+        }
         picked[len].write(j); // kept only if `len` then moves past it
-        len += keep;
+        len += usize::from(keep);
+    }
+    if d & 63 != 0 {
+        bits.push(word);
     }
     // SAFETY: the first `len` entries were written (each position below `len`
     // was written when `len` moved past it), and len ≤ d ≤ capacity.
@@ -150,7 +161,8 @@ impl Sketch for Bernoulli {
                         }
                     }
                 } else {
-                    keep_each(d, p, rng, &mut out.indices);
+                    keep_each(d, p, rng, &mut out.indices, &mut out.bits);
+                    out.set_member_bits();
                 }
                 out.scales.resize(out.indices.len(), scale);
                 out.set_common_scale(scale);

@@ -32,8 +32,11 @@ pub struct SketchDraw {
     pub indices: Vec<usize>,
     /// The diagonal entries on Ω.
     pub scales: Vec<f64>,
-    /// Scratch bit set for samplers (not part of the draw).
+    /// Ω as a bit set over `0..d` (word j/64, bit j mod 64), where the sampler
+    /// made one on the way (see [`SketchDraw::member_bits`]); else sampler scratch.
     pub(crate) bits: Vec<u64>,
+    /// Whether `bits` holds Ω, for a draw of this many coordinates.
+    bits_hold: Option<usize>,
     /// Scratch hash table for samplers of few coordinates (not part of the draw).
     pub(crate) table: Vec<usize>,
     /// The scale every kept coordinate has, with the draw's length, where the
@@ -79,6 +82,28 @@ impl SketchDraw {
         self.indices.clear();
         self.scales.clear();
         self.common = None;
+        self.bits_hold = None;
+    }
+
+    /// Ω as a bit set over `0..d` (bit j mod 64 of word j/64; every word past d
+    /// zero), when the sampler that made the draw made one on the way (Rand-K for
+    /// K ≥ d/64, a uniform Bernoulli for p > 1/16): oracles then test
+    /// membership in Ω without building a set of their own. `None` otherwise.
+    /// Implies Ω increasing.
+    pub fn member_bits(&self) -> Option<&[u64]> {
+        (self.bits_hold == Some(self.indices.len())).then_some(&self.bits[..])
+    }
+
+    /// Records that `bits` holds Ω (samplers call this after a draw).
+    pub(crate) fn set_member_bits(&mut self) {
+        debug_assert_eq!(
+            self.bits
+                .iter()
+                .map(|w| w.count_ones() as usize)
+                .sum::<usize>(),
+            self.indices.len()
+        );
+        self.bits_hold = Some(self.indices.len());
     }
 
     /// The scale shared by every kept coordinate, when the draw is known to have

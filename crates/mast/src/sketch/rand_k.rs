@@ -77,9 +77,10 @@ impl RandK {
         if k == d {
             out.indices.extend(0..d);
         } else if 4 * k >= d {
-            select_sequentially(d, k, rng, &mut out.indices);
-        } else {
-            floyd(d, k, rng, out);
+            select_sequentially(d, k, rng, &mut out.indices, &mut out.bits);
+            out.set_member_bits();
+        } else if floyd(d, k, rng, out) {
+            out.set_member_bits();
         }
         out.scales.resize(k, scale);
         out.set_common_scale(scale);
@@ -148,19 +149,33 @@ impl Sketch for RandK {
 /// step is a bounded draw and an add, branch-free: the only chain from one step
 /// to the next is the count still needed. The generator's state is a local, so
 /// that it can live in registers through the loop (written back at the end).
-fn select_sequentially(d: usize, k: usize, rng: &mut MastRng, out: &mut Vec<usize>) {
+fn select_sequentially(
+    d: usize,
+    k: usize,
+    rng: &mut MastRng,
+    out: &mut Vec<usize>,
+    bits: &mut Vec<u64>,
+) {
     let mut local = rng.clone();
     let mut draws = HalfWords::new(&mut local);
     out.clear();
     out.reserve(d);
+    bits.clear();
+    bits.reserve(d.div_ceil(64));
     // Written through the spare capacity: a kept coordinate is written at `len`
     // and kept when `len` then moves past it (no d-sized clearing first).
     let picked = &mut out.spare_capacity_mut()[..d];
     let (mut len, mut need) = (0usize, k);
+    let mut word = 0u64;
     if d <= u32::MAX as usize {
         for j in 0..d {
             let first = draws.next_u32();
             let keep = below_ratio(need as u32, (d - j) as u32, first, || draws.next_u32());
+            word |= u64::from(keep) << (j & 63);
+            if j & 63 == 63 {
+                bits.push(word);
+                word = 0;
+            }
             let keep = usize::from(keep);
             picked[len].write(j);
             len += keep;
@@ -168,11 +183,20 @@ fn select_sequentially(d: usize, k: usize, rng: &mut MastRng, out: &mut Vec<usiz
         }
     } else {
         for j in 0..d {
-            let keep = usize::from(draws.uniform_inclusive(d - j - 1) < need);
+            let keep = draws.uniform_inclusive(d - j - 1) < need;
+            word |= u64::from(keep) << (j & 63);
+            if j & 63 == 63 {
+                bits.push(word);
+                word = 0;
+            }
+            let keep = usize::from(keep);
             picked[len].write(j);
             len += keep;
             need -= keep;
         }
+    }
+    if d & 63 != 0 {
+        bits.push(word);
     }
     debug_assert_eq!((len, need), (k, 0));
     // SAFETY: the first `len` = K entries were written (each position below
@@ -184,8 +208,9 @@ fn select_sequentially(d: usize, k: usize, rng: &mut MastRng, out: &mut Vec<usiz
 /// Floyd's sampling of a K-subset of `0..d` (K < d) into `out`, in increasing
 /// order: for j in d−K..d pick t ∈ [0, j]; take t, or j if t is taken. The set of
 /// picks lives where it is cheapest to test (a register for d ≤ 128, a bit set
-/// when K/d ≥ 1/64, else a hash table); all make the same picks.
-fn floyd(d: usize, k: usize, rng: &mut MastRng, out: &mut SketchDraw) {
+/// when K/d ≥ 1/64, else a hash table); all make the same picks. Returns whether
+/// `out.bits` holds Ω (the bit-set case).
+fn floyd(d: usize, k: usize, rng: &mut MastRng, out: &mut SketchDraw) -> bool {
     // The generator's state is a local, so that it can live in registers through
     // the loops (written back below).
     let mut local = rng.clone();
@@ -209,11 +234,11 @@ fn floyd(d: usize, k: usize, rng: &mut MastRng, out: &mut SketchDraw) {
         }
     } else if k * 64 >= d {
         // Dense enough: marks in a bit set, read back in increasing order with
-        // trailing_zeros — no sort, and O(d/64 + K) to list and clear.
+        // trailing_zeros — no sort, and O(d/64 + K) to clear and list. The set
+        // stays with the draw (Ω's membership test for the step).
         let words = d.div_ceil(64);
-        if out.bits.len() != words {
-            out.bits = vec![0; words];
-        }
+        out.bits.clear();
+        out.bits.resize(words, 0);
         let bits = &mut out.bits[..words];
         for j in d - k..d {
             let t = draws.uniform_inclusive(j);
@@ -221,14 +246,15 @@ fn floyd(d: usize, k: usize, rng: &mut MastRng, out: &mut SketchDraw) {
             let pick = if taken { j } else { t };
             bits[pick >> 6] |= 1 << (pick & 63);
         }
-        for (w, word) in bits.iter_mut().enumerate() {
-            let mut b = *word;
+        for (w, &word) in bits.iter().enumerate() {
+            let mut b = word;
             while b != 0 {
                 out.indices.push(w * 64 + b.trailing_zeros() as usize);
                 b &= b - 1;
             }
-            *word = 0;
         }
+        *rng = local;
+        return true;
     } else {
         // Few picks: an open-addressing hash table of at least 2K slots (memory
         // O(K), not O(d)), then a sort. j itself is never in the table when it is
@@ -265,6 +291,7 @@ fn floyd(d: usize, k: usize, rng: &mut MastRng, out: &mut SketchDraw) {
         out.indices.sort_unstable();
     }
     *rng = local;
+    false
 }
 
 /// An empty slot of [`floyd`]'s hash table (no coordinate is `usize::MAX`: d ≤
