@@ -165,8 +165,9 @@ fn rand_k_keeps_every_coordinate_at_rate_k_over_d_in_every_regime() {
 
 #[test]
 fn bernoulli_keeps_every_coordinate_at_rate_p_in_both_regimes() {
-    // Geometric skips (p ≤ 1/16) and one trial per coordinate (p > 1/16).
-    for p in [0.01, 0.0625, 0.1, 0.5, 0.9] {
+    // Geometric skips (p ≤ 1/16), one trial per coordinate (p > 1/16), and
+    // words of 64 coordinates (p = 1/2, 3/8: short binary expansions).
+    for p in [0.01, 0.0625, 0.1, 0.375, 0.5, 0.9] {
         inclusion_statistics(&Bernoulli::new(1000, p).unwrap(), 2000, 20, None);
     }
     inclusion_statistics(&Bernoulli::new(10_000_000, 1e-5).unwrap(), 2000, 10, None);
@@ -175,12 +176,12 @@ fn bernoulli_keeps_every_coordinate_at_rate_p_in_both_regimes() {
 
 #[test]
 fn bernoulli_trials_are_the_generators_uniforms_below_p() {
-    // The per-coordinate sampler is the trial `U < p` on the generator's f64
-    // uniforms, one per coordinate, done in integers: the same draws, and the
-    // generator left in the same state.
+    // For p without a short binary expansion, the per-coordinate sampler is the
+    // trial `U < p` on the generator's f64 uniforms, one per coordinate, done in
+    // integers: the same draws, and the generator left in the same state.
     for (d, p) in [
         (129, 0.3),
-        (1000, 0.5),
+        (1000, 0.55),
         (5000, 0.0625 + 1e-12),
         (777, 0.999),
     ] {

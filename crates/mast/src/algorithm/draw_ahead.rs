@@ -6,12 +6,14 @@
 //! the one generator, from its state G_k at the chunk's start, so it is the same
 //! whoever draws it, and results do not change by a bit.
 //!
-//! The solver's thread never waits for the helper: when the chunk it needs is
-//! not there yet (the helper is slow to be scheduled on a busy machine, or has
-//! just started) it draws the chunk itself from G_k, which it always knows, and
-//! tells the helper to go on from the chunk after. So drawing ahead costs at
-//! most a little over drawing in place, and saves the draws' share of a step
-//! when a core is free. The generator's state at any step (for a checkpoint) is
+//! The solver's thread waits for the helper at most as long as drawing a chunk
+//! of one draw itself took last time: when the chunk it needs is not there by then (the
+//! helper is slow to be scheduled on a busy machine, or has just started) it
+//! draws the chunk itself from G_k, which it always knows, and tells the helper
+//! to go on from the chunk after. (Only for chunks of one large draw, about as
+//! costly as a step: smaller chunks are drawn here at once.) So drawing ahead
+//! costs at most about twice drawing in place, and saves the draws' share of a
+//! step when a core is free. The generator's state at any step (for a checkpoint) is
 //! G_k replayed over the draws handed out from chunk k.
 //!
 //! Minibatch steps on small batches are where this pays: on a5a (d = 123,
@@ -76,6 +78,8 @@ pub(crate) struct DrawAhead {
     /// Chunks taken from the helper, and drawn here.
     from_helper: u64,
     drawn_here: u64,
+    /// How long the last chunk drawn here took.
+    last_here: std::time::Duration,
 }
 
 impl std::fmt::Debug for DrawAhead {
@@ -165,6 +169,7 @@ impl DrawAhead {
             worker,
             from_helper: 0,
             drawn_here: 0,
+            last_here: std::time::Duration::ZERO,
         }
     }
 
@@ -200,6 +205,26 @@ impl DrawAhead {
                 Err(_) => break,
             }
         }
+        // Not there yet, but the helper may be partway through it: for a chunk of
+        // one large draw, wait for it at most as long as drawing it here took last
+        // time (so it costs this thread at most about twice a draw, and a draw
+        // about as slow as a step is rarely made twice).
+        let waits = self.per_chunk == 1 && self.worker.is_some() && !self.last_here.is_zero();
+        if found.is_none() && waits {
+            let deadline = std::time::Instant::now() + self.last_here;
+            while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+                match self.ready.recv_timeout(left) {
+                    Ok(c) if c.index == k => {
+                        found = Some(c);
+                        break;
+                    }
+                    Ok(stale) => {
+                        let _ = self.recycle.try_send(stale.draws);
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
         match found {
             Some(c) => {
                 self.from_helper += 1;
@@ -219,7 +244,9 @@ impl DrawAhead {
                     c.draws = vec![SketchDraw::new(); self.per_chunk];
                 }
                 let mut g = c.start.clone();
+                let started = std::time::Instant::now();
                 fill(self.sketch.as_ref(), &mut g, &mut c.draws);
+                self.last_here = started.elapsed();
                 c.end = g;
                 if self.worker.is_some() {
                     if let Ok(mut r) = self.restart.lock() {

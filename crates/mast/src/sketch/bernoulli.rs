@@ -9,6 +9,11 @@ use crate::rng::MastRng;
 ///
 /// `E[SᵀS] = Diag(1/p_j)`, `L_D = 1/min p`, `μ_D = 1/max p`, `L_S^max = 1/min p²`.
 ///
+/// Sampling a uniform p (d > 128): geometric skips for p ≤ 1/16 (O(|Ω|)); 64
+/// coordinates a word when p has at most 32 binary digits (p = ½: one generator
+/// output per 64 coordinates); else one 53-bit trial per coordinate. For d ≤ 128
+/// the draws are those of earlier versions (skips up to p = ¼, then trials).
+///
 /// ```
 /// use mast::sketch::{Bernoulli, Sketch};
 /// let s = Bernoulli::new(10, 0.5).unwrap();
@@ -77,6 +82,14 @@ impl Bernoulli {
 /// d > 128); larger ones coordinate by coordinate, where a kept coordinate costs
 /// a few generator outputs rather than a logarithm.
 const GEOMETRIC_MAX_P: f64 = 1.0 / 16.0;
+
+/// `p·2³²` when it is a whole number (p has at most 32 binary digits, as ½, ¼,
+/// 3/8): then a word of 64 coordinates costs at most 32 generator outputs (one
+/// for p = ½) instead of 64.
+fn short_binary(p: f64) -> Option<u64> {
+    let scaled = p * 4_294_967_296.0;
+    (scaled.fract() == 0.0 && scaled > 0.0 && scaled < 4_294_967_296.0).then_some(scaled as u64)
+}
 
 /// Each of `0..d` kept with probability p, into `out` (cleared first) in
 /// increasing order and into the bit set `bits` (Ω's membership test): coordinate j is kept when the generator's next 53-bit
@@ -160,6 +173,11 @@ impl Sketch for Bernoulli {
                             break;
                         }
                     }
+                } else if let Some(level) = short_binary(p).filter(|_| d > 128) {
+                    // p = level/2³²: 64 coordinates a word, exactly p each.
+                    let count = super::masks::bernoulli_bits(d, level, 32, rng, &mut out.bits);
+                    super::masks::list_bits(&out.bits, count, &mut out.indices);
+                    out.set_member_bits();
                 } else {
                     keep_each(d, p, rng, &mut out.indices, &mut out.bits);
                     out.set_member_bits();

@@ -11,6 +11,7 @@
 mod bernoulli;
 mod dropconnect;
 mod identity;
+mod masks;
 mod perm_k;
 mod rand_k;
 mod spec;

@@ -1,4 +1,4 @@
-use super::{binomial, for_each_subset, Sketch, SketchDraw, MAX_ENUMERATION};
+use super::{binomial, for_each_subset, masks, Sketch, SketchDraw, MAX_ENUMERATION};
 use crate::error::{MastError, Result};
 use crate::rng::{below_ratio, HalfWords, MastRng};
 
@@ -6,7 +6,7 @@ use crate::rng::{below_ratio, HalfWords, MastRng};
 ///
 /// `E[SᵀS] = (d/K) I`, `L_D = μ_D = d/K`, `L_S^max = d²/K²`; off-diagonal pair
 /// moments `E[s_j s_l] = d(K−1)/(K(d−1))`. Sampling costs O(K) whatever d (up
-/// to a log K factor for K/d < 1/64): selection sampling over the d coordinates
+/// to a log K factor for K/d < 1/64): a random bit mask corrected to exactly K
 /// for K ≥ d/4, else Floyd's algorithm (see `draw_subset`).
 ///
 /// ```
@@ -58,7 +58,8 @@ impl RandK {
     ///
     /// | regime | sampler | cost |
     /// |---|---|---|
-    /// | K/d ≥ 1/4 | selection sampling (Knuth's Algorithm S) | O(d) = O(K) |
+    /// | d > 128, K/d ≥ 1/4 | a Bernoulli(≈ K/d) bit mask, 64 coordinates a word, corrected to exactly K (`masks::uniform_subset_bits`) | O(d/64 + K) |
+    /// | d ≤ 128, K/d ≥ 1/4 | selection sampling (Knuth's Algorithm S) | O(d) = O(K) |
     /// | d ≤ 128, K/d < 1/4 | Floyd, the set in one 128-bit register | O(K) |
     /// | 1/64 ≤ K/d < 1/4 | Floyd, the set a bit set read back in order | O(K + d/64) = O(K) |
     /// | K/d < 1/64 | Floyd, the set a hash table, then a sort | O(K log K), memory O(K) |
@@ -76,6 +77,10 @@ impl RandK {
         out.clear();
         if k == d {
             out.indices.extend(0..d);
+        } else if 4 * k >= d && d > 128 {
+            masks::uniform_subset_bits(d, k, rng, &mut out.bits);
+            masks::list_bits(&out.bits, k, &mut out.indices);
+            out.set_member_bits();
         } else if 4 * k >= d {
             select_sequentially(d, k, rng, &mut out.indices, &mut out.bits);
             out.set_member_bits();
