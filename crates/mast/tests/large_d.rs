@@ -73,8 +73,8 @@ fn rand_k_goodness_of_fit(d: usize, k: usize, t: usize) {
 
 #[test]
 fn rand_k_is_uniform_over_subsets_in_the_large_d_regimes() {
-    // d > 128: K = 2 (Floyd with a hash table, K/d < 1/64) and K = d − 2
-    // (selection sampling, K/d ≥ 1/4), each against the exact enumeration.
+    // d > 128: K = 2 (Floyd with a hash table, K/d < 1/64) and K = d − 2 (a
+    // bit mask corrected to K, K/d ≥ 1/4), each against the exact enumeration.
     rand_k_goodness_of_fit(150, 2, 120_000);
     rand_k_goodness_of_fit(150, 148, 120_000);
     rand_k_goodness_of_fit(300, 1, 30_000);

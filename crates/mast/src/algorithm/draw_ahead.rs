@@ -6,8 +6,9 @@
 //! the one generator, from its state G_k at the chunk's start, so it is the same
 //! whoever draws it, and results do not change by a bit.
 //!
-//! The solver's thread waits for the helper at most as long as drawing a chunk
-//! of one draw itself took last time: when the chunk it needs is not there by then (the
+//! The solver's thread waits for the helper, when the helper is drawing the chunk
+//! it needs, at most as long as drawing a chunk of one draw itself took last
+//! time: when the chunk it needs is not there by then (the
 //! helper is slow to be scheduled on a busy machine, or has just started) it
 //! draws the chunk itself from G_k, which it always knows, and tells the helper
 //! to go on from the chunk after. (Only for chunks of one large draw, about as
@@ -19,6 +20,7 @@
 //! Minibatch steps on small batches are where this pays: on a5a (d = 123,
 //! Rand-K with K = 61, batch 32) a draw is about a fifth of a step.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -68,6 +70,8 @@ pub(crate) struct DrawAhead {
     /// Used draw buffers back to the helper.
     recycle: SyncSender<Vec<SketchDraw>>,
     restart: Restart,
+    /// 1 + the index of the chunk the helper is drawing now (0: none yet).
+    working: Arc<AtomicU64>,
     /// The chunk being handed out (`index` is meaningless before the first).
     current: Chunk,
     /// Index of the chunk after `current`.
@@ -115,6 +119,8 @@ impl DrawAhead {
         let restart: Restart = Arc::new(Mutex::new(None));
         let worker_sketch = Arc::clone(&sketch);
         let worker_restart = Arc::clone(&restart);
+        let working = Arc::new(AtomicU64::new(0));
+        let worker_working = Arc::clone(&working);
         let mut g = rng.clone();
         let worker = helper
             .then(|| std::thread::Builder::new().name("mast-draw-ahead".into()))
@@ -136,6 +142,7 @@ impl DrawAhead {
                                 Err(TryRecvError::Disconnected) => return,
                             };
                             let start = g.clone();
+                            worker_working.store(index + 1, Ordering::Release);
                             fill(worker_sketch.as_ref(), &mut g, &mut draws);
                             let chunk = Chunk {
                                 index,
@@ -158,6 +165,7 @@ impl DrawAhead {
             ready,
             recycle,
             restart,
+            working,
             current: Chunk {
                 index: 0,
                 start: rng.clone(),
@@ -205,11 +213,14 @@ impl DrawAhead {
                 Err(_) => break,
             }
         }
-        // Not there yet, but the helper may be partway through it: for a chunk of
+        // Not there yet, but the helper is partway through it: for a chunk of
         // one large draw, wait for it at most as long as drawing it here took last
         // time (so it costs this thread at most about twice a draw, and a draw
         // about as slow as a step is rarely made twice).
-        let waits = self.per_chunk == 1 && self.worker.is_some() && !self.last_here.is_zero();
+        let waits = self.per_chunk == 1
+            && self.worker.is_some()
+            && !self.last_here.is_zero()
+            && self.working.load(Ordering::Acquire) == k + 1;
         if found.is_none() && waits {
             let deadline = std::time::Instant::now() + self.last_here;
             while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
@@ -299,6 +310,8 @@ mod tests {
             Arc::new(Bernoulli::new(300, 0.3).unwrap()),
             // Large draws: chunks of a few draws each.
             Arc::new(RandK::new(200_000, 60_000).unwrap()),
+            // Chunks of one draw (the solver's thread may wait for the helper).
+            Arc::new(Bernoulli::new(150_000, 0.875).unwrap()),
         ]
     }
 

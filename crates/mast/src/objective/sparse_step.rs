@@ -247,14 +247,9 @@ impl SparseStep<'_> {
             finite &= xj.is_finite();
             x[j] = xj;
         };
-        let mut quads = self.idx.chunks_exact(4);
-        for q in &mut quads {
-            for t in 0..4 {
-                one(q[t], t);
-            }
-        }
-        for (t, &j) in quads.remainder().iter().enumerate() {
-            one(j, t);
+        // Position k's term in partial sum k mod 4.
+        for (k, &j) in self.idx.iter().enumerate() {
+            one(j, k & 3);
         }
         (
             self.v_norm_sq + ((acc[0] + acc[1]) + (acc[2] + acc[3])),
