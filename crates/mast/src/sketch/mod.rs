@@ -91,8 +91,20 @@ impl SketchDraw {
     /// K ≥ d/64, a uniform Bernoulli for p > 1/16): oracles then test
     /// membership in Ω without building a set of their own. `None` otherwise.
     /// Implies Ω increasing.
+    ///
+    /// Like [`SketchDraw::common_scale`] it describes the draw as its sketch made
+    /// it, checked in O(1) against the draw as it is now (its length, and its
+    /// first and last coordinates in the set); [`SketchDraw::clear`] resets it.
     pub fn member_bits(&self) -> Option<&[u64]> {
-        (self.bits_hold == Some(self.indices.len())).then_some(&self.bits[..])
+        let has = |j: &usize| {
+            self.bits
+                .get(j >> 6)
+                .is_some_and(|w| (w >> (j & 63)) & 1 == 1)
+        };
+        (self.bits_hold == Some(self.indices.len())
+            && self.indices.first().is_none_or(has)
+            && self.indices.last().is_none_or(has))
+        .then_some(&self.bits[..])
     }
 
     /// Records that `bits` holds Ω (samplers call this after a draw).
