@@ -73,10 +73,12 @@ fn rand_k_goodness_of_fit(d: usize, k: usize, t: usize) {
 
 #[test]
 fn rand_k_is_uniform_over_subsets_in_the_large_d_regimes() {
-    // d > 128: K = 2 (Floyd with a hash table, K/d < 1/64) and K = d − 2 (a
-    // bit mask corrected to K, K/d ≥ 1/4), each against the exact enumeration.
+    // d > 128, each against the exact enumeration: K = 2 (Floyd with a bit
+    // set), K = d − 2 (a bit mask corrected to K, K/d ≥ 1/4), K = 1 of 600 (Floyd
+    // with a hash table, K/d < 1/512).
     rand_k_goodness_of_fit(150, 2, 120_000);
     rand_k_goodness_of_fit(150, 148, 120_000);
+    rand_k_goodness_of_fit(600, 1, 30_000);
     rand_k_goodness_of_fit(300, 1, 30_000);
     rand_k_goodness_of_fit(300, 299, 30_000);
 }
@@ -149,8 +151,8 @@ fn inclusion_statistics(sketch: &dyn Sketch, t: usize, buckets: usize, exact_k: 
 
 #[test]
 fn rand_k_keeps_every_coordinate_at_rate_k_over_d_in_every_regime() {
-    // d = 1000: K = 5 (hash table), 40 (bit set), 400 and 999 (selection).
-    for k in [5, 40, 400, 999] {
+    // d = 1000: K = 1 (hash table), 5 and 40 (bit set), 400 and 999 (bit mask).
+    for k in [1, 5, 40, 400, 999] {
         inclusion_statistics(&RandK::new(1000, k).unwrap(), 4000, 20, Some(k));
     }
     // d = 10⁷: K = 30 (hash table) and K = d/50 (bit set), few draws.

@@ -88,7 +88,7 @@ impl SketchDraw {
 
     /// Ω as a bit set over `0..d` (bit j mod 64 of word j/64; every word past d
     /// zero), when the sampler that made the draw made one on the way (Rand-K for
-    /// K ≥ d/64, a uniform Bernoulli for p > 1/16): oracles then test
+    /// K ≥ d/512, a uniform Bernoulli for p > 1/16): oracles then test
     /// membership in Ω without building a set of their own. `None` otherwise.
     /// Implies Ω increasing.
     ///

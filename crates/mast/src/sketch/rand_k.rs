@@ -6,7 +6,7 @@ use crate::rng::{below_ratio, HalfWords, MastRng};
 ///
 /// `E[SᵀS] = (d/K) I`, `L_D = μ_D = d/K`, `L_S^max = d²/K²`; off-diagonal pair
 /// moments `E[s_j s_l] = d(K−1)/(K(d−1))`. Sampling costs O(K) whatever d (up
-/// to a log K factor for K/d < 1/64): a random bit mask corrected to exactly K
+/// to a log K factor for K/d < 1/512): a random bit mask corrected to exactly K
 /// for K ≥ d/4, else Floyd's algorithm (see `draw_subset`).
 ///
 /// ```
@@ -61,8 +61,8 @@ impl RandK {
     /// | d > 128, K/d ≥ 1/4 | a Bernoulli(≈ K/d) bit mask, 64 coordinates a word, corrected to exactly K (`masks::uniform_subset_bits`) | O(d/64 + K) |
     /// | d ≤ 128, K/d ≥ 1/4 | selection sampling (Knuth's Algorithm S) | O(d) = O(K) |
     /// | d ≤ 128, K/d < 1/4 | Floyd, the set in one 128-bit register | O(K) |
-    /// | 1/64 ≤ K/d < 1/4 | Floyd, the set a bit set read back in order | O(K + d/64) = O(K) |
-    /// | K/d < 1/64 | Floyd, the set a hash table, then a sort | O(K log K), memory O(K) |
+    /// | 1/512 ≤ K/d < 1/4 | Floyd, the set a bit set read back in order | O(K + d/64) = O(K) |
+    /// | K/d < 1/512 | Floyd, the set a hash table, then a sort | O(K log K), memory O(K) |
     ///
     /// The draw is a function of the generator state alone (so a draw-ahead
     /// thread makes the same draws), and the three Floyd variants make the same
@@ -213,7 +213,8 @@ fn select_sequentially(
 /// Floyd's sampling of a K-subset of `0..d` (K < d) into `out`, in increasing
 /// order: for j in d−K..d pick t ∈ [0, j]; take t, or j if t is taken. The set of
 /// picks lives where it is cheapest to test (a register for d ≤ 128, a bit set
-/// when K/d ≥ 1/64, else a hash table); all make the same picks. Returns whether
+/// when K/d ≥ 1/512, where reading the d/64 words back costs less than sorting
+/// the K picks, else a hash table); all make the same picks. Returns whether
 /// `out.bits` holds Ω (the bit-set case).
 fn floyd(d: usize, k: usize, rng: &mut MastRng, out: &mut SketchDraw) -> bool {
     // The generator's state is a local, so that it can live in registers through
@@ -237,7 +238,7 @@ fn floyd(d: usize, k: usize, rng: &mut MastRng, out: &mut SketchDraw) -> bool {
             out.indices.push(bits.trailing_zeros() as usize);
             bits &= bits - 1;
         }
-    } else if k * 64 >= d {
+    } else if k * 512 >= d {
         // Dense enough: marks in a bit set, read back in increasing order with
         // trailing_zeros — no sort, and O(d/64 + K) to clear and list. The set
         // stays with the draw (Ω's membership test for the step).
