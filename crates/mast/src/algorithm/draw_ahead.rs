@@ -6,17 +6,21 @@
 //! the one generator, from its state G_k at the chunk's start, so it is the same
 //! whoever draws it, and results do not change by a bit.
 //!
-//! The solver's thread never waits for the helper: when the chunk it needs is
-//! not there yet (the helper is slow to be scheduled on a busy machine, or has
-//! just started) it draws the chunk itself from G_k, which it always knows, and
-//! tells the helper to go on from the chunk after. So drawing ahead costs at
-//! most a little over drawing in place, and saves the draws' share of a step
-//! when a core is free. The generator's state at any step (for a checkpoint) is
+//! The solver's thread waits for the helper, when the helper is drawing the chunk
+//! it needs, at most as long as drawing a chunk of one draw itself took last
+//! time: when the chunk it needs is not there by then (the
+//! helper is slow to be scheduled on a busy machine, or has just started) it
+//! draws the chunk itself from G_k, which it always knows, and tells the helper
+//! to go on from the chunk after. (Only for chunks of one large draw, about as
+//! costly as a step: smaller chunks are drawn here at once.) So drawing ahead
+//! costs at most about twice drawing in place, and saves the draws' share of a
+//! step when a core is free. The generator's state at any step (for a checkpoint) is
 //! G_k replayed over the draws handed out from chunk k.
 //!
 //! Minibatch steps on small batches are where this pays: on a5a (d = 123,
 //! Rand-K with K = 61, batch 32) a draw is about a fifth of a step.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -31,11 +35,17 @@ const MAX_CHUNK: usize = 256;
 /// At most about this many kept coordinates per chunk (memory: 16 bytes each).
 const CHUNK_ENTRIES: usize = 1 << 18;
 
+/// At most about this many kept coordinates per draw for drawing ahead (memory:
+/// 16 bytes each, for the few draws in flight).
+const MAX_KEPT: usize = 1 << 22;
+
 /// Whether drawing ahead is worth a thread: at least two threads are allowed
-/// (rayon's pool size, which `RAYON_NUM_THREADS` and `--threads` set) and a
-/// draw is small enough that a chunk of them is cheap to hold.
+/// (rayon's pool size, which `RAYON_NUM_THREADS` and `--threads` set) and the
+/// few draws in flight are cheap to hold. Large draws (a chunk of one draw) are
+/// where it pays most: at LIBSVM scale a draw costs about as much as the rest of
+/// a step.
 pub(crate) fn worthwhile(sketch: &dyn Sketch) -> bool {
-    rayon::current_num_threads() >= 2 && sketch.expected_kept() <= (CHUNK_ENTRIES / 4) as f64
+    rayon::current_num_threads() >= 2 && sketch.expected_kept() <= MAX_KEPT as f64
 }
 
 /// Chunk `index`: the draws from generator state `start` on, which leave the
@@ -60,6 +70,8 @@ pub(crate) struct DrawAhead {
     /// Used draw buffers back to the helper.
     recycle: SyncSender<Vec<SketchDraw>>,
     restart: Restart,
+    /// 1 + the index of the chunk the helper is drawing now (0: none yet).
+    working: Arc<AtomicU64>,
     /// The chunk being handed out (`index` is meaningless before the first).
     current: Chunk,
     /// Index of the chunk after `current`.
@@ -70,6 +82,8 @@ pub(crate) struct DrawAhead {
     /// Chunks taken from the helper, and drawn here.
     from_helper: u64,
     drawn_here: u64,
+    /// How long the last chunk drawn here took.
+    last_here: std::time::Duration,
 }
 
 impl std::fmt::Debug for DrawAhead {
@@ -105,6 +119,8 @@ impl DrawAhead {
         let restart: Restart = Arc::new(Mutex::new(None));
         let worker_sketch = Arc::clone(&sketch);
         let worker_restart = Arc::clone(&restart);
+        let working = Arc::new(AtomicU64::new(0));
+        let worker_working = Arc::clone(&working);
         let mut g = rng.clone();
         let worker = helper
             .then(|| std::thread::Builder::new().name("mast-draw-ahead".into()))
@@ -126,6 +142,7 @@ impl DrawAhead {
                                 Err(TryRecvError::Disconnected) => return,
                             };
                             let start = g.clone();
+                            worker_working.store(index + 1, Ordering::Release);
                             fill(worker_sketch.as_ref(), &mut g, &mut draws);
                             let chunk = Chunk {
                                 index,
@@ -148,6 +165,7 @@ impl DrawAhead {
             ready,
             recycle,
             restart,
+            working,
             current: Chunk {
                 index: 0,
                 start: rng.clone(),
@@ -159,6 +177,7 @@ impl DrawAhead {
             worker,
             from_helper: 0,
             drawn_here: 0,
+            last_here: std::time::Duration::ZERO,
         }
     }
 
@@ -194,6 +213,29 @@ impl DrawAhead {
                 Err(_) => break,
             }
         }
+        // Not there yet, but the helper is partway through it: for a chunk of
+        // one large draw, wait for it at most as long as drawing it here took last
+        // time (so it costs this thread at most about twice a draw, and a draw
+        // about as slow as a step is rarely made twice).
+        let waits = self.per_chunk == 1
+            && self.worker.is_some()
+            && !self.last_here.is_zero()
+            && self.working.load(Ordering::Acquire) == k + 1;
+        if found.is_none() && waits {
+            let deadline = std::time::Instant::now() + self.last_here;
+            while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+                match self.ready.recv_timeout(left) {
+                    Ok(c) if c.index == k => {
+                        found = Some(c);
+                        break;
+                    }
+                    Ok(stale) => {
+                        let _ = self.recycle.try_send(stale.draws);
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
         match found {
             Some(c) => {
                 self.from_helper += 1;
@@ -213,7 +255,9 @@ impl DrawAhead {
                     c.draws = vec![SketchDraw::new(); self.per_chunk];
                 }
                 let mut g = c.start.clone();
+                let started = std::time::Instant::now();
                 fill(self.sketch.as_ref(), &mut g, &mut c.draws);
+                self.last_here = started.elapsed();
                 c.end = g;
                 if self.worker.is_some() {
                     if let Ok(mut r) = self.restart.lock() {
@@ -266,6 +310,8 @@ mod tests {
             Arc::new(Bernoulli::new(300, 0.3).unwrap()),
             // Large draws: chunks of a few draws each.
             Arc::new(RandK::new(200_000, 60_000).unwrap()),
+            // Chunks of one draw (the solver's thread may wait for the helper).
+            Arc::new(Bernoulli::new(150_000, 0.875).unwrap()),
         ]
     }
 

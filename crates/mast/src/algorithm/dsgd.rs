@@ -148,7 +148,8 @@ impl<O: Objective + ?Sized> Solver<O> for DoubleSketchedSgd {
             }
         };
         self.ws = Workspace::new(d, n);
-        self.grad = vec![0.0; d];
+        // Sized to the draws as they come (K, not d).
+        self.grad = Vec::new();
         self.start_drawing();
         Ok(IterState::start(x0))
     }
@@ -173,21 +174,20 @@ impl<O: Objective + ?Sized> Solver<O> for DoubleSketchedSgd {
         if let Some(next) = next {
             problem.objective.prefetch_rows(next);
         }
-        let loss = problem.objective.sketched_loss_grad(
+        if self.grad.len() < draw.len() {
+            self.grad.resize(draw.len(), 0.0);
+        }
+        let outcome = problem.objective.sketched_step(
             &problem.shift,
-            &state.x,
+            &mut state.x,
             draw,
             rows,
+            gamma,
             &mut self.ws,
             &mut self.grad,
         );
-        let mut finite = loss.is_finite();
-        for (k, &j) in draw.indices.iter().enumerate() {
-            let xj = state.x[j] - gamma * self.grad[k];
-            finite &= xj.is_finite();
-            state.x[j] = xj;
-        }
-        if !finite {
+        let loss = outcome.loss;
+        if !outcome.finite {
             return Err(MastError::Diverged {
                 step: state.step + 1,
                 detail: format!("the sketched loss or the iterate is not finite (loss {loss})"),

@@ -66,6 +66,7 @@ impl BitBatch<'_> {
     /// `y = v + S(x − v)`; writes the sketched gradient on Ω to `out[..K]`. The
     /// padded buffers and Ω's bit set in `ws` are all-zero before and after.
     pub fn loss_grad<L: MarginLoss>(&self, ws: &mut Workspace, out: &mut [f64]) -> f64 {
+        ws.ensure_bit_kernels(self.x.len());
         let idx = &self.draw.indices;
         let k_len = idx.len();
         let nb = self.batch.len();

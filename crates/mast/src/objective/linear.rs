@@ -6,7 +6,8 @@ use rayon::prelude::*;
 
 use super::bit_batch::{self, BitBatch};
 use super::sparse_batch::SparseBatch;
-use super::{Objective, Rows, Shift, Workspace, CHUNK};
+use super::sparse_step::SparseStep;
+use super::{Objective, Rows, Shift, StepOutcome, Workspace, CHUNK};
 use crate::data::{Dataset, Design};
 use crate::error::{MastError, Result};
 use crate::linalg::{axpy, dot, power_iteration, SymMatrix};
@@ -316,13 +317,10 @@ impl<L: MarginLoss> LinearModel<L> {
     }
 }
 
-/// Writes the displacements `u_k = c_k (x_j − v_j)` on the draw's support into `u`
-/// and returns `‖y‖² = ‖v‖² + Σ_Ω (y_j² − v_j²)` for `y = v + S(x − v)`. (A function
-/// of its own, so that the running sum stays in a register.)
 #[inline(never)]
 /// `r_i = ℓ'(m_i, b_i) / |B|` for a minibatch's margins `m` (overwritten), and the
 /// sum of its losses; `b` and `fac` are batch-sized scratch.
-fn derivatives<L: MarginLoss>(
+pub(super) fn derivatives<L: MarginLoss>(
     batch: &[usize],
     labels: &[f64],
     m: &mut [f64],
@@ -335,6 +333,46 @@ fn derivatives<L: MarginLoss>(
     }
     // ×(1/b), exact division for the usual power-of-two batches.
     L::batch_derivatives(b, m, 1.0 / batch.len() as f64, r, fac)
+}
+
+/// [`Dataset::accuracy`] in parallel over fixed chunks of rows (a count, so the
+/// same whatever the thread count): the fraction of samples with `sign(a_iᵀx) ==
+/// b_i`, a margin of exactly 0 counting as +1.
+///
+/// ```
+/// use mast::data::synthetic::{gaussian_planted, Task};
+/// let data = gaussian_planted(3000, 5, 0.1, Task::Classification, 1);
+/// let x = vec![0.3, -0.2, 0.1, 0.0, 0.5];
+/// assert_eq!(mast::objective::accuracy(&data, &x), data.accuracy(&x));
+/// ```
+pub fn accuracy(data: &Dataset, x: &[f64]) -> f64 {
+    let n = data.n_samples();
+    if n == 0 {
+        return f64::NAN;
+    }
+    let correct: usize = (0..n.div_ceil(CHUNK))
+        .into_par_iter()
+        .map(|c| {
+            (c * CHUNK..((c + 1) * CHUNK).min(n))
+                .filter(|&i| {
+                    let m = data.features.row_dot(i, x);
+                    let pred = if m >= 0.0 { 1.0 } else { -1.0 };
+                    pred == data.labels[i]
+                })
+                .count()
+        })
+        .sum();
+    correct as f64 / n as f64
+}
+
+/// Whether the full-data margins `A v + Σ_Ω u_j a_{:,j}` are cheaper row by
+/// row (every nonzero of A, in parallel) than as a scatter of Ω's columns (the
+/// nonzeros of Ω's columns, on one thread): with two or more threads, when Ω
+/// holds at least 1/threads of the coordinates. Ω must be increasing (so that
+/// both orders add the same terms in the same order).
+fn by_rows_pays(sp: &crate::data::CsrMatrix, idx: &[usize]) -> bool {
+    let threads = rayon::current_num_threads();
+    threads >= 2 && idx.len() * threads >= sp.n_cols() && idx.windows(2).all(|w| w[0] < w[1])
 }
 
 /// `u_k = c_k (x_j − v_j)` over Ω; returns ‖y‖² for y = v + S(x − v), as ‖v‖²
@@ -466,7 +504,7 @@ impl<L: MarginLoss> Objective for LinearModel<L> {
     }
 
     fn accuracy(&self, x: &[f64]) -> Option<f64> {
-        L::CLASSIFICATION.then(|| self.data.accuracy(x))
+        L::CLASSIFICATION.then(|| accuracy(&self.data, x))
     }
 
     fn hessian(&self, x: &[f64]) -> Option<SymMatrix> {
@@ -533,6 +571,49 @@ impl<L: MarginLoss> Objective for LinearModel<L> {
         av
     }
 
+    fn sketched_step(
+        &self,
+        shift: &Shift,
+        x: &mut [f64],
+        draw: &SketchDraw,
+        rows: Rows<'_>,
+        gamma: f64,
+        ws: &mut Workspace,
+        grad: &mut [f64],
+    ) -> StepOutcome {
+        // The fused sparse step where the bit-row kernels do not run and d is
+        // large against the batch's nonzeros (else the two-pass path's dense
+        // scatter is cheaper); it makes the same iterates.
+        if let (Rows::Batch(batch), Design::Sparse(sp), Some(c)) =
+            (rows, &self.data.features, draw.common_scale())
+        {
+            if sp.bit_rows().is_none() && !SparseBatch::dense_scatter_pays(sp, batch, self.dim()) {
+                let step = SparseStep {
+                    sp,
+                    batch,
+                    labels: &self.data.labels,
+                    av: &shift.cache,
+                    idx: &draw.indices,
+                    member_bits: draw.member_bits(),
+                    c,
+                    v: &shift.v,
+                    v_norm_sq: shift.v_norm_sq,
+                    lam: self.lambda,
+                    gamma,
+                };
+                return step.run::<L>(x, ws);
+            }
+        }
+        let loss = self.sketched_loss_grad(shift, x, draw, rows, ws, grad);
+        let mut finite = loss.is_finite();
+        for (k, &j) in draw.indices.iter().enumerate() {
+            let xj = x[j] - gamma * grad[k];
+            finite &= xj.is_finite();
+            x[j] = xj;
+        }
+        StepOutcome { loss, finite }
+    }
+
     fn sketched_loss_grad(
         &self,
         shift: &Shift,
@@ -566,6 +647,7 @@ impl<L: MarginLoss> Objective for LinearModel<L> {
                 return rows.loss_grad::<L>(ws, &mut out[..k_len]);
             }
         }
+        ws.ensure_dense(self.dim());
         let y_norm_sq = displacements(draw, x, v, shift.v_norm_sq, &mut ws.u[..k_len]);
         let u = &ws.u[..k_len];
         let idx = &draw.indices;
@@ -599,16 +681,50 @@ impl<L: MarginLoss> Objective for LinearModel<L> {
                         }
                     }
                     Design::Sparse(sp) => {
-                        if av.is_empty() {
-                            m.iter_mut().for_each(|t| *t = 0.0);
+                        if by_rows_pays(sp, idx) {
+                            // Row by row, parallel over fixed chunks: the same
+                            // additions in the same order as the column scatter
+                            // below (a row's columns and Ω both increase), a
+                            // coordinate off Ω adding −0 (which changes nothing).
+                            let (members, w) = (&mut ws.members, &mut ws.w);
+                            let words = self.dim().div_ceil(64);
+                            if members.len() < words {
+                                members.resize(words, 0);
+                            }
+                            for (&j, &uk) in idx.iter().zip(u) {
+                                members[j >> 6] |= 1 << (j & 63);
+                                w[j] = uk;
+                            }
+                            let (members, w) = (&*members, &*w);
+                            m.par_chunks_mut(CHUNK).enumerate().for_each(|(c, mc)| {
+                                for (t, mi) in mc.iter_mut().enumerate() {
+                                    let i = c * CHUNK + t;
+                                    let mut s = if av.is_empty() { 0.0 } else { av[i] };
+                                    let (ix, vx) = sp.row(i);
+                                    for (&j, &a) in ix.iter().zip(vx) {
+                                        let j = j as usize;
+                                        let kept = (members[j >> 6] >> (j & 63)) & 1 != 0;
+                                        s += if kept { a * w[j] } else { -0.0 };
+                                    }
+                                    *mi = s;
+                                }
+                            });
+                            for &j in idx {
+                                ws.members[j >> 6] = 0;
+                                ws.w[j] = 0.0;
+                            }
                         } else {
-                            m.copy_from_slice(av);
-                        }
-                        let csc = sp.csc();
-                        for (&j, &uk) in idx.iter().zip(u) {
-                            let (ix, vx) = csc.col(j);
-                            for (&i, &a) in ix.iter().zip(vx) {
-                                m[i as usize] += a * uk;
+                            if av.is_empty() {
+                                m.iter_mut().for_each(|t| *t = 0.0);
+                            } else {
+                                m.copy_from_slice(av);
+                            }
+                            let csc = sp.csc();
+                            for (&j, &uk) in idx.iter().zip(u) {
+                                let (ix, vx) = csc.col(j);
+                                for (&i, &a) in ix.iter().zip(vx) {
+                                    m[i as usize] += a * uk;
+                                }
                             }
                         }
                     }

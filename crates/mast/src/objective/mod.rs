@@ -10,10 +10,11 @@ mod bit_batch;
 mod linear;
 mod quadratic;
 mod sparse_batch;
+mod sparse_step;
 
 pub use batch_loss::exp_nonpositive;
 pub use linear::{
-    LeastSquares, LinearModel, Logistic, LogisticRegression, LossSum, MarginLoss, Squared,
+    accuracy, LeastSquares, LinearModel, Logistic, LogisticRegression, LossSum, MarginLoss, Squared,
 };
 pub use quadratic::Quadratic;
 
@@ -68,6 +69,15 @@ impl Shift {
     }
 }
 
+/// What one step of Algorithm 1 ([`Objective::sketched_step`]) saw.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepOutcome {
+    /// The sketched loss `f_S(x)` before the step.
+    pub loss: f64,
+    /// Whether the loss and every updated coordinate are finite.
+    pub finite: bool,
+}
+
 /// Scratch buffers for oracle calls, allocated once per run so that steps allocate nothing.
 #[derive(Debug, Clone, Default)]
 pub struct Workspace {
@@ -104,27 +114,66 @@ pub struct Workspace {
     pub rank: Vec<u32>,
     /// A minibatch's bit rows packed onto Ω (grown on first use).
     pub masks: Vec<u64>,
+    /// The sparse step's Ω as a d-bit set, all-zero between calls.
+    pub members: Vec<u64>,
+    /// The sparse step's batch columns in Ω as a d-bit set, all-zero between calls.
+    pub touched: Vec<u64>,
+    /// The sparse step's column sums `Σ_i r_i a_ij` (d-sized), all-zero between calls.
+    pub col_sums: Vec<f64>,
 }
 
 impl Workspace {
-    /// Buffers for dimension `d` and `n` samples.
+    /// Buffers for dimension `d` and `n` samples: the sample-sized ones now, the
+    /// model-sized ones on first use by the oracle that needs them (so a run whose
+    /// oracle needs none does not hold O(d) scratch it never reads).
     pub fn new(d: usize, n: usize) -> Self {
+        let _ = d;
         Workspace {
-            y: vec![0.0; d],
-            g: vec![0.0; d],
-            w: vec![0.0; d],
-            u: vec![0.0; d],
             m: vec![0.0; n],
             r: vec![0.0; n],
             b: vec![0.0; n],
             fac: vec![0.0; n],
             sums: vec![0.0; n.div_ceil(CHUNK).max(1)],
-            padded_w: vec![0.0; bit_batch::padded_len(d)],
-            padded_g: vec![0.0; bit_batch::padded_len(d)],
-            padded_v: vec![0.0; bit_batch::padded_len(d)],
-            omega: vec![0; bit_batch::padded_len(d) / 64],
-            rank: vec![0; bit_batch::padded_len(d)],
-            masks: Vec::new(),
+            ..Workspace::default()
+        }
+    }
+
+    /// Grows `y`, `g`, `w` and `u` to length `d` (zero-filled) if they are shorter.
+    pub(crate) fn ensure_dense(&mut self, d: usize) {
+        for buf in [&mut self.y, &mut self.g, &mut self.w, &mut self.u] {
+            if buf.len() < d {
+                buf.resize(d, 0.0);
+            }
+        }
+    }
+
+    /// Grows the bit-row kernels' buffers (and `w`, `g`) for dimension `d`.
+    pub(crate) fn ensure_bit_kernels(&mut self, d: usize) {
+        self.ensure_dense(d);
+        let padded = bit_batch::padded_len(d);
+        for buf in [&mut self.padded_w, &mut self.padded_g, &mut self.padded_v] {
+            if buf.len() < padded {
+                buf.resize(padded, 0.0);
+            }
+        }
+        if self.omega.len() < padded / 64 {
+            self.omega.resize(padded / 64, 0);
+        }
+        if self.rank.len() < padded {
+            self.rank.resize(padded, 0);
+        }
+    }
+
+    /// Grows the sparse step's buffers (see [`Workspace::members`]) for dimension `d`.
+    pub(crate) fn ensure_sparse_step(&mut self, d: usize) {
+        let words = d.div_ceil(64);
+        for bits in [&mut self.members, &mut self.touched] {
+            if bits.len() < words {
+                bits.resize(words, 0);
+            }
+        }
+        if self.col_sums.len() < d {
+            self.col_sums.resize(d, 0.0);
         }
     }
 }
@@ -186,11 +235,40 @@ pub trait Objective: Send + Sync {
         ws: &mut Workspace,
         out: &mut [f64],
     ) -> f64 {
-        draw.apply_shifted(x, &shift.v, &mut ws.y);
-        let loss = self.loss_grad(&ws.y, rows, &mut ws.g);
+        let d = self.dim();
+        ws.ensure_dense(d);
+        draw.apply_shifted(x, &shift.v, &mut ws.y[..d]);
+        let loss = self.loss_grad(&ws.y[..d], rows, &mut ws.g[..d]);
         for (k, (j, c)) in draw.iter().enumerate() {
             out[k] = c * ws.g[j];
         }
         loss
+    }
+
+    /// One step of Algorithm 1: `x ← x − γ Sᵀ∇f(v + S(x − v))` over `rows`, on the
+    /// draw's support Ω only. Returns the sketched loss before the step and
+    /// whether it and every updated coordinate are finite (x is updated either way).
+    ///
+    /// The default calls [`Objective::sketched_loss_grad`] into `grad` (at least
+    /// `draw.len()` long), then updates x on Ω; objectives may fuse the two.
+    #[allow(clippy::too_many_arguments)]
+    fn sketched_step(
+        &self,
+        shift: &Shift,
+        x: &mut [f64],
+        draw: &SketchDraw,
+        rows: Rows<'_>,
+        gamma: f64,
+        ws: &mut Workspace,
+        grad: &mut [f64],
+    ) -> StepOutcome {
+        let loss = self.sketched_loss_grad(shift, x, draw, rows, ws, grad);
+        let mut finite = loss.is_finite();
+        for (k, &j) in draw.indices.iter().enumerate() {
+            let xj = x[j] - gamma * grad[k];
+            finite &= xj.is_finite();
+            x[j] = xj;
+        }
+        StepOutcome { loss, finite }
     }
 }

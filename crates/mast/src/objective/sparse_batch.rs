@@ -23,8 +23,13 @@ impl SparseBatch<'_> {
     /// every nonzero unmasked into two buffers and clears them whole afterwards,
     /// cheaper than a mask read per nonzero.
     fn unmasked(&self, d: usize) -> bool {
-        let avg_row = self.sp.nnz() / self.sp.n_rows().max(1);
-        d <= 2 * self.batch.len() * avg_row.max(1)
+        Self::dense_scatter_pays(self.sp, self.batch, d)
+    }
+
+    /// [`SparseBatch::unmasked`] for a design, a batch and d.
+    pub fn dense_scatter_pays(sp: &CsrMatrix, batch: &[usize], d: usize) -> bool {
+        let avg_row = sp.nnz() / sp.n_rows().max(1);
+        d <= 2 * batch.len() * avg_row.max(1)
     }
 
     /// `m_i = a_iᵀv + a_iᵀ S(x − v)` for the batch's rows; sets `w` to u on Ω.

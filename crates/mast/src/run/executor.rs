@@ -38,8 +38,10 @@ impl<O: Objective + ?Sized> Evaluator<'_, O> {
             sketched_loss,
             grad_norm: norm(&g),
             train_accuracy: f.accuracy(&state.x),
-            val_accuracy: self.validation.map(|d| d.accuracy(&state.x)),
-            test_accuracy: self.test.map(|d| d.accuracy(&state.x)),
+            val_accuracy: self
+                .validation
+                .map(|d| crate::objective::accuracy(d, &state.x)),
+            test_accuracy: self.test.map(|d| crate::objective::accuracy(d, &state.x)),
             coords_touched: state.coords,
             gamma: state.gamma.is_finite().then_some(state.gamma),
             dist_to_ref: self.reference.map(|r| dist(&state.x, r)),

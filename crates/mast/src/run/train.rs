@@ -403,6 +403,7 @@ fn run_job<O: Objective + 'static>(
             mean: f64::NAN,
             std_err: f64::NAN,
             samples: 0,
+            seconds: 0.0,
         }
     };
     let mut theory = TheoryReport::new(f, sketch.as_ref(), gamma).with_horizon(steps);

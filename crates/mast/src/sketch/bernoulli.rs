@@ -1,4 +1,4 @@
-use rand::Rng;
+use rand::{Rng, RngCore};
 
 use super::{Sketch, SketchDraw, MAX_ENUMERATION};
 use crate::error::{MastError, Result};
@@ -8,6 +8,11 @@ use crate::rng::MastRng;
 /// then scaled by `1/p_j`, independently. `p` is the KEEP probability.
 ///
 /// `E[SᵀS] = Diag(1/p_j)`, `L_D = 1/min p`, `μ_D = 1/max p`, `L_S^max = 1/min p²`.
+///
+/// Sampling a uniform p (d > 128): geometric skips for p ≤ 1/16 (O(|Ω|)); 64
+/// coordinates a word when p has at most 32 binary digits (p = ½: one generator
+/// output per 64 coordinates); else one 53-bit trial per coordinate. For d ≤ 128
+/// the draws are those of earlier versions (skips up to p = ¼, then trials).
 ///
 /// ```
 /// use mast::sketch::{Bernoulli, Sketch};
@@ -73,6 +78,56 @@ impl Bernoulli {
     }
 }
 
+/// Uniform keep probabilities up to this one are drawn by geometric skips (for
+/// d > 128); larger ones coordinate by coordinate, where a kept coordinate costs
+/// a few generator outputs rather than a logarithm.
+const GEOMETRIC_MAX_P: f64 = 1.0 / 16.0;
+
+/// `p·2³²` when it is a whole number (p has at most 32 binary digits, as ½, ¼,
+/// 3/8): then a word of 64 coordinates costs at most 32 generator outputs (one
+/// for p = ½) instead of 64.
+fn short_binary(p: f64) -> Option<u64> {
+    let scaled = p * 4_294_967_296.0;
+    (scaled.fract() == 0.0 && scaled > 0.0 && scaled < 4_294_967_296.0).then_some(scaled as u64)
+}
+
+/// Each of `0..d` kept with probability p, into `out` (cleared first) in
+/// increasing order and into the bit set `bits` (Ω's membership test): coordinate j is kept when the generator's next 53-bit
+/// uniform `U = (w >> 11)/2⁵³` is below p, the same trial as `rng.random::<f64>() <
+/// p` (so the same draws), as an integer compare: `w >> 11 < ⌈p·2⁵³⌉`. Branch-free,
+/// with the generator in registers.
+fn keep_each(d: usize, p: f64, rng: &mut MastRng, out: &mut Vec<usize>, bits: &mut Vec<u64>) {
+    // U < p ⟺ m·2⁻⁵³ < p ⟺ m < p·2⁵³ ⟺ m < ⌈p·2⁵³⌉ for the integer m = w >> 11
+    // (p·2⁵³ is exact: a power-of-two scaling).
+    let threshold = (p * (1u64 << 53) as f64).ceil() as u64;
+    let mut local = rng.clone();
+    out.clear();
+    out.reserve(d);
+    bits.clear();
+    bits.reserve(d.div_ceil(64));
+    // Written through the spare capacity (no d-sized clearing first).
+    let picked = &mut out.spare_capacity_mut()[..d];
+    let mut len = 0;
+    let mut word = 0u64;
+    for j in 0..d {
+        let keep = (local.next_u64() >> 11) < threshold;
+        word |= u64::from(keep) << (j & 63);
+        if j & 63 == 63 {
+            bits.push(word);
+            word = 0;
+        }
+        picked[len].write(j); // kept only if `len` then moves past it
+        len += usize::from(keep);
+    }
+    if d & 63 != 0 {
+        bits.push(word);
+    }
+    // SAFETY: the first `len` entries were written (each position below `len`
+    // was written when `len` moved past it), and len ≤ d ≤ capacity.
+    unsafe { out.set_len(len) };
+    *rng = local;
+}
+
 impl Sketch for Bernoulli {
     fn dim(&self) -> usize {
         match &self.keep {
@@ -97,8 +152,12 @@ impl Sketch for Bernoulli {
                 if p >= 1.0 {
                     out.indices.extend(0..d);
                     out.scales.resize(d, 1.0);
-                } else if p <= 0.25 {
-                    // Geometric skipping: O(|Ω|) expected instead of O(d).
+                    out.set_common_scale(1.0);
+                    return;
+                } else if p <= GEOMETRIC_MAX_P || (d <= 128 && p <= 0.25) {
+                    // Geometric skipping: O(|Ω|) expected instead of O(d), each
+                    // kept coordinate a logarithm. (Up to p = 1/4 for d ≤ 128, as
+                    // before large d had its own sampler: the same draws there.)
                     let log_q = (-p).ln_1p(); // ln(1 − p), exact for tiny p
                     let mut j: usize = 0;
                     loop {
@@ -109,20 +168,22 @@ impl Sketch for Bernoulli {
                         }
                         j += gap as usize;
                         out.indices.push(j);
-                        out.scales.push(scale);
                         j += 1;
                         if j >= d {
                             break;
                         }
                     }
+                } else if let Some(level) = short_binary(p).filter(|_| d > 128) {
+                    // p = level/2³²: 64 coordinates a word, exactly p each.
+                    let count = super::masks::bernoulli_bits(d, level, 32, rng, &mut out.bits);
+                    super::masks::list_bits(&out.bits, count, &mut out.indices);
+                    out.set_member_bits();
                 } else {
-                    for j in 0..d {
-                        if rng.random::<f64>() < p {
-                            out.indices.push(j);
-                            out.scales.push(scale);
-                        }
-                    }
+                    keep_each(d, p, rng, &mut out.indices, &mut out.bits);
+                    out.set_member_bits();
                 }
+                out.scales.resize(out.indices.len(), scale);
+                out.set_common_scale(scale);
             }
             Keep::PerCoordinate(ps) => {
                 for (j, &p) in ps.iter().enumerate() {

@@ -25,6 +25,7 @@ impl Sketch for Identity {
         out.clear();
         out.indices.extend(0..self.d);
         out.scales.resize(self.d, 1.0);
+        out.set_common_scale(1.0);
     }
     fn second_moment(&self, _j: usize, _l: usize) -> f64 {
         1.0

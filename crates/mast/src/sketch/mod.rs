@@ -11,6 +11,7 @@
 mod bernoulli;
 mod dropconnect;
 mod identity;
+mod masks;
 mod perm_k;
 mod rand_k;
 mod spec;
@@ -32,10 +33,16 @@ pub struct SketchDraw {
     pub indices: Vec<usize>,
     /// The diagonal entries on Ω.
     pub scales: Vec<f64>,
-    /// Scratch space for samplers (not part of the draw).
-    pub(crate) marks: Vec<bool>,
-    /// Scratch bit set for samplers (not part of the draw).
+    /// Ω as a bit set over `0..d` (word j/64, bit j mod 64), where the sampler
+    /// made one on the way (see [`SketchDraw::member_bits`]); else sampler scratch.
     pub(crate) bits: Vec<u64>,
+    /// Whether `bits` holds Ω, for a draw of this many coordinates.
+    bits_hold: Option<usize>,
+    /// Scratch hash table for samplers of few coordinates (not part of the draw).
+    pub(crate) table: Vec<usize>,
+    /// The scale every kept coordinate has, with the draw's length, where the
+    /// sketch that made the draw says so (see [`SketchDraw::common_scale`]).
+    common: Option<(f64, usize)>,
 }
 
 impl PartialEq for SketchDraw {
@@ -75,6 +82,70 @@ impl SketchDraw {
     pub fn clear(&mut self) {
         self.indices.clear();
         self.scales.clear();
+        self.common = None;
+        self.bits_hold = None;
+    }
+
+    /// Ω as a bit set over `0..d` (bit j mod 64 of word j/64; every word past d
+    /// zero), when the sampler that made the draw made one on the way (Rand-K for
+    /// K ≥ d/512, a uniform Bernoulli for p > 1/16): oracles then test
+    /// membership in Ω without building a set of their own. `None` otherwise.
+    /// Implies Ω increasing.
+    ///
+    /// Like [`SketchDraw::common_scale`] it describes the draw as its sketch made
+    /// it, checked in O(1) against the draw as it is now (its length, and its
+    /// first and last coordinates in the set); [`SketchDraw::clear`] resets it.
+    pub fn member_bits(&self) -> Option<&[u64]> {
+        let has = |j: &usize| {
+            self.bits
+                .get(j >> 6)
+                .is_some_and(|w| (w >> (j & 63)) & 1 == 1)
+        };
+        (self.bits_hold == Some(self.indices.len())
+            && self.indices.first().is_none_or(has)
+            && self.indices.last().is_none_or(has))
+        .then_some(&self.bits[..])
+    }
+
+    /// Records that `bits` holds Ω (samplers call this after a draw).
+    pub(crate) fn set_member_bits(&mut self) {
+        debug_assert_eq!(
+            self.bits
+                .iter()
+                .map(|w| w.count_ones() as usize)
+                .sum::<usize>(),
+            self.indices.len()
+        );
+        self.bits_hold = Some(self.indices.len());
+    }
+
+    /// The scale shared by every kept coordinate, when the draw is known to have
+    /// one (Rand-K, a uniform Bernoulli, the identity; any draw built with
+    /// [`SketchDraw::from_parts`]); `None` when unknown. Oracles use it to find a
+    /// coordinate's scale without looking up its position in Ω.
+    ///
+    /// ```
+    /// use mast::sketch::SketchDraw;
+    /// assert_eq!(SketchDraw::from_parts(vec![1, 4], vec![2.0, 2.0]).common_scale(), Some(2.0));
+    /// assert_eq!(SketchDraw::from_parts(vec![1, 4], vec![2.0, 3.0]).common_scale(), None);
+    /// ```
+    pub fn common_scale(&self) -> Option<f64> {
+        // Checked against the draw as it is now (O(1)): the fields are public, so
+        // a draw may have been changed since its sketch made it.
+        let (c, len) = self.common?;
+        let same = |s: Option<&f64>| s.is_none_or(|&t| t.to_bits() == c.to_bits());
+        (len == self.indices.len()
+            && len == self.scales.len()
+            && same(self.scales.first())
+            && same(self.scales.last()))
+        .then_some(c)
+    }
+
+    /// Records that every kept coordinate has scale `c` (sketches call this after
+    /// a draw).
+    pub(crate) fn set_common_scale(&mut self, c: f64) {
+        debug_assert!(self.scales.iter().all(|&t| t.to_bits() == c.to_bits()));
+        self.common = Some((c, self.indices.len()));
     }
 
     /// `(index, scale)` pairs.
@@ -109,11 +180,17 @@ impl SketchDraw {
             indices.windows(2).all(|w| w[0] < w[1]),
             "indices not increasing"
         );
+        let common = match scales.first() {
+            Some(&c) if scales.iter().all(|&t| t.to_bits() == c.to_bits()) => {
+                Some((c, indices.len()))
+            }
+            _ => None,
+        };
         SketchDraw {
             indices,
             scales,
-            marks: Vec::new(),
-            bits: Vec::new(),
+            common,
+            ..SketchDraw::default()
         }
     }
 }

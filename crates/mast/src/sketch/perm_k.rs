@@ -93,6 +93,7 @@ impl PermK {
             node.indices.extend_from_slice(&perm[start..start + size]);
             node.indices.sort_unstable();
             node.scales.resize(size, self.d as f64 / size as f64);
+            node.set_common_scale(self.d as f64 / size as f64);
             start += size;
         }
     }
