@@ -9,6 +9,7 @@
 use rayon::prelude::*;
 
 use super::{LinearModel, MarginLoss, Objective, CHUNK};
+use crate::linalg::dot;
 use crate::data::Design;
 
 /// The Hessian of a [`LinearModel`] at a point, as an operator `v ↦ ∇²f(x) v`.
@@ -111,6 +112,95 @@ impl<'a, L: MarginLoss> LinearHessian<'a, L> {
         }
         diag
     }
+}
+
+/// `f(x)`, `∇f(x)` (into `grad`), the Hessian at x and its diagonal, from one pass
+/// over the rows and one over the columns. The loss and gradient are bit-for-bit
+/// those of [`Objective::loss_grad`] over all rows.
+///
+/// ```
+/// use std::sync::Arc;
+/// use mast::data::synthetic::{gaussian_planted, Task};
+/// use mast::objective::{hessian, LogisticRegression, Objective, Rows};
+/// let data = Arc::new(gaussian_planted(30, 4, 0.1, Task::Classification, 2));
+/// let f = LogisticRegression::new(data, 0.1).unwrap();
+/// let x = [0.1, 0.2, -0.3, 0.0];
+/// let (mut g1, mut g2) = ([0.0; 4], [0.0; 4]);
+/// let (loss, h, diag) = hessian::loss_grad_hessian(&f, &x, &mut g1);
+/// assert_eq!(loss, f.loss_grad(&x, Rows::All, &mut g2));
+/// assert_eq!(g1, g2);
+/// assert_eq!(diag, h.diagonal());
+/// ```
+pub fn loss_grad_hessian<'a, L: MarginLoss>(
+    model: &'a LinearModel<L>,
+    x: &[f64],
+    grad: &mut [f64],
+) -> (f64, LinearHessian<'a, L>, Vec<f64>) {
+    let n = model.num_samples();
+    let design = &model.data().features;
+    let labels = &model.data().labels;
+    let lambda = model.lambda();
+    // Margins, then per sample the loss, ℓ'/n and ℓ''/n; loss sums per chunk.
+    let mut deriv = vec![0.0; n];
+    row_products(design, x, &mut deriv);
+    let mut curvature = deriv.clone();
+    let mut sums = vec![0.0; n.div_ceil(CHUNK)];
+    deriv
+        .par_chunks_mut(CHUNK)
+        .zip(curvature.par_chunks_mut(CHUNK))
+        .zip(sums.par_iter_mut())
+        .enumerate()
+        .for_each(|(c, ((rc, dc), s))| {
+            let mut sum = 0.0;
+            for (t, (ri, di)) in rc.iter_mut().zip(dc.iter_mut()).enumerate() {
+                let (m, b) = (*ri, labels[c * CHUNK + t]);
+                let (value, d1) = L::value_derivative(m, b);
+                sum += value;
+                *ri = d1 / n as f64;
+                *di = L::second_derivative(m, b) / n as f64;
+            }
+            *s = sum;
+        });
+    let loss_sum: f64 = sums.iter().sum();
+    let d = model.dim();
+    let mut diag = vec![0.0; d];
+    let (r, dcur) = (&deriv, &curvature);
+    match design {
+        Design::Sparse(sp) => {
+            let csc = sp.csc();
+            grad.par_chunks_mut(CHUNK)
+                .zip(diag.par_chunks_mut(CHUNK))
+                .enumerate()
+                .for_each(|(c, (gc, hc))| {
+                    for (t, (g, h)) in gc.iter_mut().zip(hc.iter_mut()).enumerate() {
+                        let j = c * CHUNK + t;
+                        let (ix, vx) = csc.col(j);
+                        let (mut sg, mut sh) = (0.0, 0.0);
+                        for (&i, &a) in ix.iter().zip(vx) {
+                            sg += a * r[i as usize];
+                            sh += dcur[i as usize] * a * a;
+                        }
+                        *g = sg + lambda * x[j];
+                        *h = sh + lambda;
+                    }
+                });
+        }
+        Design::Dense(dm) => {
+            grad.par_chunks_mut(CHUNK)
+                .zip(diag.par_chunks_mut(CHUNK))
+                .enumerate()
+                .for_each(|(c, (gc, hc))| {
+                    for (t, (g, h)) in gc.iter_mut().zip(hc.iter_mut()).enumerate() {
+                        let j = c * CHUNK + t;
+                        let col = dm.col(j);
+                        *g = dot(col, r) + lambda * x[j];
+                        *h = col.iter().zip(dcur).map(|(a, di)| di * a * a).sum::<f64>() + lambda;
+                    }
+                });
+        }
+    }
+    let loss = loss_sum / n as f64 + 0.5 * lambda * dot(x, x);
+    (loss, LinearHessian { model, curvature }, diag)
 }
 
 /// `out = A x` over fixed chunks of rows, in parallel (each row's sum on one thread).

@@ -111,12 +111,14 @@ impl UsedColumns {
     }
 
     /// `a_iᵀ x` for every row of `data` (whose columns index the full problem),
-    /// with `x` given on the used columns only; parallel over rows.
+    /// with `x` given on the used columns only; parallel over rows. Expands x to
+    /// all d coordinates where that costs less than the data (d at most twice its
+    /// nonzeros), else looks each column up among the used ones.
     pub fn margins(&self, data: &Dataset, x_used: &[f64]) -> Vec<f64> {
         let n = data.n_samples();
         let mut m = vec![0.0; n];
         match (&self.used, &data.features) {
-            (Some(u), Design::Sparse(sp)) => {
+            (Some(u), Design::Sparse(sp)) if self.dim > 2 * sp.nnz() + 1024 => {
                 m.par_iter_mut().enumerate().for_each(|(i, mi)| {
                     let (ix, vx) = sp.row(i);
                     *mi = ix
@@ -166,6 +168,10 @@ impl UsedColumns {
     /// `data` restricted to the used columns, renumbered 0..len (rows and their
     /// order unchanged, so every margin `a_iᵀx` is computed with the same terms
     /// in the same order).
+    ///
+    /// # Panics
+    /// If `data` stores a column that is not among these (they must be the used
+    /// columns of `data` itself, from [`UsedColumns::of`]).
     pub fn compact(&self, data: &Dataset) -> Dataset {
         let features = match (&self.used, &data.features) {
             (Some(u), Design::Sparse(sp)) => Design::Sparse(compact_csr(sp, u)),

@@ -12,11 +12,11 @@
 //! predicted decrease; once f no longer resolves the decrease (at machine
 //! precision, near the optimum), by a decrease of `‖∇f‖`.
 
-use super::{finish, ErmOptions, ErmSolution};
+use super::{ErmOptions, ErmSolution};
 use crate::error::Result;
 use crate::linalg::{dot, norm};
-use crate::objective::hessian::LinearHessian;
-use crate::objective::{LinearModel, MarginLoss, Objective, Rows};
+use crate::objective::hessian::{loss_grad_hessian, LinearHessian};
+use crate::objective::{LinearModel, MarginLoss, Objective};
 
 /// Acceptance threshold on ρ = actual / predicted decrease.
 const ETA0: f64 = 1e-4;
@@ -41,8 +41,9 @@ pub(super) fn solve<L: MarginLoss>(
     opts: &ErmOptions,
 ) -> Result<ErmSolution> {
     let d = f.dim();
+    let trace = std::env::var_os("TRON_TRACE").is_some();
     let mut g = vec![0.0; d];
-    let mut fx = f.loss_grad(&x, Rows::All, &mut g);
+    let (mut fx, mut h, mut precond) = loss_grad_hessian(f, &x, &mut g);
     let mut g_norm = norm(&g);
     let g0_norm = g_norm;
     let (mut x_new, mut g_new) = (vec![0.0; d], vec![0.0; d]);
@@ -51,8 +52,7 @@ pub(super) fn solve<L: MarginLoss>(
     let (mut it, mut products) = (0, 0);
     while g_norm > opts.tol && it < opts.max_iter {
         it += 1;
-        let h = LinearHessian::at(f, &x);
-        let precond = h.diagonal();
+        let t0 = std::time::Instant::now();
         let r0 = *radius.get_or_insert_with(|| {
             g.iter()
                 .zip(&precond)
@@ -64,12 +64,20 @@ pub(super) fn solve<L: MarginLoss>(
         let cg_tol = (forcing * g_norm).max(0.1 * opts.tol);
         let step = cg.solve(&h, &precond, &g, r0, cg_tol);
         products += step.products;
+        let t1 = t0.elapsed();
         let s = &cg.s;
         for ((xn, xj), sj) in x_new.iter_mut().zip(&x).zip(s) {
             *xn = xj + sj;
         }
-        let f_new = f.loss_grad(&x_new, Rows::All, &mut g_new);
+        let (f_new, h_new, precond_new) = loss_grad_hessian(f, &x_new, &mut g_new);
         let g_new_norm = norm(&g_new);
+        if trace {
+            eprintln!(
+                "tron {it}: cg {t1:?} ({} Hv), evaluation {:?}, ‖g‖ {g_norm:e} → {g_new_norm:e}",
+                step.products,
+                t0.elapsed() - t1
+            );
+        }
         let gs = dot(&g, s);
         let predicted = -0.5 * (gs - dot(s, &cg.r));
         let actual = fx - f_new;
@@ -106,13 +114,21 @@ pub(super) fn solve<L: MarginLoss>(
         if accept {
             std::mem::swap(&mut x, &mut x_new);
             std::mem::swap(&mut g, &mut g_new);
-            fx = f_new;
+            (fx, h, precond) = (f_new, h_new, precond_new);
             g_norm = g_new_norm;
         } else if r <= f64::EPSILON * norm(&x).max(f64::MIN_POSITIVE) {
             break;
         }
     }
-    Ok(finish(f, x, it, products, "tron", opts))
+    Ok(ErmSolution {
+        x,
+        loss: fx,
+        grad_norm: g_norm,
+        iterations: it,
+        hessian_products: products,
+        method: "tron".into(),
+        converged: g_norm <= opts.tol,
+    })
 }
 
 /// What one CG solve returns besides the step and residual in [`Cg`].
