@@ -9,8 +9,8 @@
 use rayon::prelude::*;
 
 use super::{LinearModel, MarginLoss, Objective, CHUNK};
-use crate::linalg::dot;
 use crate::data::Design;
+use crate::linalg::dot;
 
 /// The Hessian of a [`LinearModel`] at a point, as an operator `v ↦ ∇²f(x) v`.
 ///

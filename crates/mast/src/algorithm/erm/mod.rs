@@ -234,18 +234,13 @@ pub fn solve_linear_erm_compact<L: MarginLoss>(
         let solution = solve_linear_model(f, opts)?;
         return Ok(CompactErmSolution { solution, columns });
     }
-    let compact = LinearModel::<L>::new(
-        std::sync::Arc::new(columns.compact(f.data())),
-        f.lambda(),
-    )?;
+    let compact =
+        LinearModel::<L>::new(std::sync::Arc::new(columns.compact(f.data())), f.lambda())?;
     let solution = solve_linear_model(&compact, opts)?;
     Ok(CompactErmSolution { solution, columns })
 }
 
-fn solve_linear_model<L: MarginLoss>(
-    f: &LinearModel<L>,
-    opts: &ErmOptions,
-) -> Result<ErmSolution> {
+fn solve_linear_model<L: MarginLoss>(f: &LinearModel<L>, opts: &ErmOptions) -> Result<ErmSolution> {
     let x0 = vec![0.0; f.dim()];
     match opts.solver {
         ErmSolver::Newton => newton::solve(f, x0, opts),
