@@ -145,8 +145,8 @@ fn hessian_vector_products_match_the_dense_hessian_and_finite_differences() {
         );
     }
     let diag = h.diagonal();
-    for j in 0..d {
-        assert!((diag[j] - dense.get(j, j)).abs() <= 1e-14 * (1.0 + dense.get(j, j)));
+    for (j, dj) in diag.iter().enumerate() {
+        assert!((dj - dense.get(j, j)).abs() <= 1e-14 * (1.0 + dense.get(j, j)));
     }
     // Central differences of the gradient: error O(ε²).
     let eps = 1e-5;
