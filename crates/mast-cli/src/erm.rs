@@ -32,7 +32,7 @@ pub struct ErmArgs {
     /// Stop when ‖∇f‖ ≤ tol.
     #[arg(long, default_value_t = 1e-10)]
     tol: f64,
-    /// Solver: auto (dense Newton up to 1,000 used columns, else the trust-region
+    /// Solver: auto (dense Newton up to 200 used columns, else the trust-region
     /// Newton–CG), newton, tron or lbfgs.
     #[arg(long, default_value = "auto")]
     solver: ErmSolver,

@@ -41,7 +41,6 @@ pub(super) fn solve<L: MarginLoss>(
     opts: &ErmOptions,
 ) -> Result<ErmSolution> {
     let d = f.dim();
-    let trace = std::env::var_os("TRON_TRACE").is_some();
     let mut g = vec![0.0; d];
     let (mut fx, mut h, mut precond) = loss_grad_hessian(f, &x, &mut g);
     let mut g_norm = norm(&g);
@@ -52,7 +51,6 @@ pub(super) fn solve<L: MarginLoss>(
     let (mut it, mut products) = (0, 0);
     while g_norm > opts.tol && it < opts.max_iter {
         it += 1;
-        let t0 = std::time::Instant::now();
         let r0 = *radius.get_or_insert_with(|| {
             g.iter()
                 .zip(&precond)
@@ -64,20 +62,12 @@ pub(super) fn solve<L: MarginLoss>(
         let cg_tol = (forcing * g_norm).max(0.1 * opts.tol);
         let step = cg.solve(&h, &precond, &g, r0, cg_tol);
         products += step.products;
-        let t1 = t0.elapsed();
         let s = &cg.s;
         for ((xn, xj), sj) in x_new.iter_mut().zip(&x).zip(s) {
             *xn = xj + sj;
         }
         let (f_new, h_new, precond_new) = loss_grad_hessian(f, &x_new, &mut g_new);
         let g_new_norm = norm(&g_new);
-        if trace {
-            eprintln!(
-                "tron {it}: cg {t1:?} ({} Hv), evaluation {:?}, ‖g‖ {g_norm:e} → {g_new_norm:e}",
-                step.products,
-                t0.elapsed() - t1
-            );
-        }
         let gs = dot(&g, s);
         let predicted = -0.5 * (gs - dot(s, &cg.r));
         let actual = fx - f_new;
