@@ -6,9 +6,9 @@ use std::time::Instant;
 
 use anyhow::Result;
 use clap::Args;
-use mast::algorithm::erm::{solve_erm, ErmOptions};
+use mast::algorithm::erm::{solve_linear_erm_compact, CompactErmSolution, ErmOptions, ErmSolver};
 use mast::data::load_libsvm_pair;
-use mast::objective::{LeastSquares, LogisticRegression, Objective};
+use mast::objective::{LeastSquares, LogisticRegression};
 use mast::run::config::Lambda;
 
 /// Flags of `mast erm`.
@@ -32,8 +32,12 @@ pub struct ErmArgs {
     /// Stop when ‖∇f‖ ≤ tol.
     #[arg(long, default_value_t = 1e-10)]
     tol: f64,
-    /// Use L-BFGS even where Newton's method is affordable.
-    #[arg(long)]
+    /// Solver: auto (dense Newton up to 200 used columns, else the trust-region
+    /// Newton–CG), newton, tron or lbfgs.
+    #[arg(long, default_value = "auto")]
+    solver: ErmSolver,
+    /// Same as `--solver lbfgs` (kept for older scripts).
+    #[arg(long, hide = true, conflicts_with = "solver")]
     lbfgs: bool,
     /// Folder to write erm.json (solution and figures) into.
     #[arg(long)]
@@ -63,41 +67,61 @@ struct ErmReport<'a> {
 pub fn run(a: ErmArgs) -> Result<()> {
     let start = Instant::now();
     let pair = load_libsvm_pair(&a.train, a.test.as_ref(), a.n_features)?;
+    let load_secs = start.elapsed().as_secs_f64();
     let n = pair.train.n_samples();
     let lambda = a.lambda.parse::<Lambda>()?.resolve(n)?;
     let opts = ErmOptions {
         tol: a.tol,
-        force_lbfgs: a.lbfgs,
+        solver: if a.lbfgs { ErmSolver::Lbfgs } else { a.solver },
         ..ErmOptions::default()
     };
     let data = Arc::new(pair.train);
+    let solve_start = Instant::now();
+    // The solution lives on the used columns only; x is expanded to all d
+    // coordinates just for erm.json.
     let (sol, train_acc) = match a.loss.as_str() {
         "logistic" => {
-            let f = LogisticRegression::new(data, lambda)?;
-            let s = solve_erm(&f, &opts)?;
-            let acc = f.accuracy(&s.x);
-            (s, acc)
+            let f = LogisticRegression::new(data.clone(), lambda)?;
+            let s = solve_linear_erm_compact(&f, &opts)?;
+            let acc = s.columns.accuracy(&data, &s.solution.x);
+            (s, Some(acc))
         }
         "least-squares" => {
             let f = LeastSquares::new(data, lambda)?;
-            (solve_erm(&f, &opts)?, None)
+            (solve_linear_erm_compact(&f, &opts)?, None)
         }
         other => anyhow::bail!("unknown loss `{other}`: use logistic or least-squares"),
     };
-    let test_acc = pair.test.as_ref().map(|t| t.accuracy(&sol.x));
+    let solve_secs = solve_start.elapsed().as_secs_f64();
+    let CompactErmSolution {
+        solution: sol,
+        columns,
+    } = sol;
+    let test_acc = pair.test.as_ref().map(|t| columns.accuracy(t, &sol.x));
     let secs = start.elapsed().as_secs_f64();
     println!(
-        "ERM optimum ({}, {} iterations, {:.3} s){}",
+        "ERM optimum ({}, {} iterations{}, {:.3} s: load {:.3} s, solve {:.3} s){}",
         sol.method,
         sol.iterations,
+        if sol.hessian_products > 0 {
+            format!(", {} Hessian-vector products", sol.hessian_products)
+        } else {
+            String::new()
+        },
         secs,
+        load_secs,
+        solve_secs,
         if sol.converged {
             ""
         } else {
             "  [NOT converged to the tolerance]"
         }
     );
-    println!("  n = {n}, d = {}, λ = {lambda:.10e}", sol.x.len());
+    println!(
+        "  n = {n}, d = {} ({} used), λ = {lambda:.10e}",
+        columns.dim(),
+        columns.len()
+    );
     println!("  f*          = {:.12}", sol.loss);
     println!("  ‖∇f(x*)‖    = {:.3e}", sol.grad_norm);
     if let Some(acc) = train_acc {
@@ -107,13 +131,14 @@ pub fn run(a: ErmArgs) -> Result<()> {
         println!("  test acc    = {acc:.4}");
     }
     if let Some(dir) = &a.out {
+        let x = columns.expand(&sol.x);
         let report = ErmReport {
             train: &a.train,
             test: a.test.as_deref(),
             loss_kind: &a.loss,
             lambda,
             n_train: n,
-            dim: sol.x.len(),
+            dim: columns.dim(),
             f_star: sol.loss,
             grad_norm: sol.grad_norm,
             iterations: sol.iterations,
@@ -122,7 +147,7 @@ pub fn run(a: ErmArgs) -> Result<()> {
             train_accuracy: train_acc,
             test_accuracy: test_acc,
             seconds: secs,
-            x: &sol.x,
+            x: &x,
         };
         mast::run::io::write_json(&dir.join("erm.json"), &report)?;
         println!("  written     {}", dir.join("erm.json").display());

@@ -383,7 +383,7 @@ fn erm_optimum_on_a5a() {
     let lb = solve_erm(
         &f,
         &ErmOptions {
-            force_lbfgs: true,
+            solver: mast::algorithm::erm::ErmSolver::Lbfgs,
             tol: 1e-9,
             ..Default::default()
         },

@@ -7,6 +7,7 @@
 
 mod batch_loss;
 mod bit_batch;
+pub mod hessian;
 mod linear;
 mod quadratic;
 mod sparse_batch;
