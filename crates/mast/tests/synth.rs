@@ -124,7 +124,9 @@ fn url_like_mixes_real_and_binary_columns() {
 #[test]
 fn epsilon_like_is_dense_with_unit_rows() {
     let dir = temp_dir("epsilon");
-    let spec = SynthSpec::preset(SynthShape::Epsilon).scaled(0.005).unwrap();
+    let spec = SynthSpec::preset(SynthShape::Epsilon)
+        .scaled(0.005)
+        .unwrap();
     assert_eq!((spec.train_rows, spec.cols), (500, 10));
     let path = dir.join("epsilon-like");
     spec.write(Part::Train, &path).unwrap();

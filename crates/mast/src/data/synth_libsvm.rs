@@ -4,7 +4,8 @@
 //! Every row is generated from its chunk's own random stream (chunks of
 //! [`CHUNK_ROWS`] rows, streams 2¹⁹² draws apart), so the bytes written depend on
 //! the seed and the shape only, never on the number of threads. Labels are ±1: the
-//! sign of a planted sparse model's margin plus Gaussian noise. Column indices are
+//! sign of a planted sparse model's margin (less an intercept that balances the
+//! classes) plus Gaussian noise. Column indices are
 //! 1-based and strictly increasing; sparse shapes draw their columns from a
 //! power law (column 1 is the most frequent), and the first training row always
 //! holds the last column, so a loader that infers `d` from the largest index gets
@@ -35,6 +36,9 @@ pub const CHUNK_ROWS: usize = 256;
 
 /// Chunks generated in parallel before their text is written out (bounds memory).
 const CHUNKS_PER_WAVE: usize = 16;
+
+/// Rows drawn to set the planted model's intercept (see [`SynthSpec::intercept`]).
+const PILOT_ROWS: usize = 1024;
 
 /// Fraction of columns on which the planted model is nonzero.
 const PLANTED_DENSITY: f64 = 0.1;
@@ -267,17 +271,15 @@ impl SynthSpec {
             ));
         }
         match self.values {
-            SynthValues::DenseNormal if self.nnz_per_row != self.cols => {
-                Err(MastError::param(
-                    "nnz",
-                    format!(
-                        "{} is dense: a row holds every column ({}), not {}",
-                        self.shape.name(),
-                        self.cols,
-                        self.nnz_per_row
-                    ),
-                ))
-            }
+            SynthValues::DenseNormal if self.nnz_per_row != self.cols => Err(MastError::param(
+                "nnz",
+                format!(
+                    "{} is dense: a row holds every column ({}), not {}",
+                    self.shape.name(),
+                    self.cols,
+                    self.nnz_per_row
+                ),
+            )),
             SynthValues::RealThenBinary { real_cols }
                 if real_cols >= self.cols || self.nnz_per_row <= real_cols =>
             {
@@ -295,10 +297,9 @@ impl SynthSpec {
             _ if !(self.zipf_exponent.is_finite() && self.zipf_exponent > 0.0) => Err(
                 MastError::param("zipf_exponent", "must be a positive number"),
             ),
-            _ if !(self.noise.is_finite() && self.noise >= 0.0) => Err(MastError::param(
-                "noise",
-                "must be a nonnegative number",
-            )),
+            _ if !(self.noise.is_finite() && self.noise >= 0.0) => {
+                Err(MastError::param("noise", "must be a nonnegative number"))
+            }
             _ => Ok(()),
         }
     }
@@ -357,7 +358,9 @@ impl SynthSpec {
         let rows = self.rows(part);
         let chunks = rows.div_ceil(CHUNK_ROWS);
         let streams = self.chunk_streams(part, chunks);
-        let file = std::fs::File::create(tmp).map_err(|e| MastError::io(tmp, "cannot create", e))?;
+        let intercept = self.intercept();
+        let file =
+            std::fs::File::create(tmp).map_err(|e| MastError::io(tmp, "cannot create", e))?;
         let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
         let mut total = SynthStats::default();
         for wave in (0..chunks).collect::<Vec<_>>().chunks(CHUNKS_PER_WAVE) {
@@ -367,7 +370,7 @@ impl SynthSpec {
                     let first = c * CHUNK_ROWS;
                     let count = CHUNK_ROWS.min(rows - first);
                     let force_last = part == Part::Train && c == 0;
-                    self.chunk_text(streams[c].clone(), count, force_last)
+                    self.chunk_text(streams[c].clone(), count, force_last, intercept)
                 })
                 .collect();
             for (text, stats) in &texts {
@@ -386,23 +389,21 @@ impl SynthSpec {
 
     /// The LIBSVM text of `count` rows drawn from `rng`; `force_last`: the first row
     /// holds the last column.
-    fn chunk_text(&self, mut rng: MastRng, count: usize, force_last: bool) -> (Vec<u8>, SynthStats) {
+    fn chunk_text(
+        &self,
+        mut rng: MastRng,
+        count: usize,
+        force_last: bool,
+        intercept: f64,
+    ) -> (Vec<u8>, SynthStats) {
         let mut text = Vec::with_capacity(count * self.nnz_per_row * 14);
         let mut stats = SynthStats::default();
         let mut cols: Vec<u32> = Vec::with_capacity(2 * self.nnz_per_row);
         let mut vals: Vec<f64> = Vec::with_capacity(2 * self.nnz_per_row);
         for r in 0..count {
             self.draw_row(&mut rng, &mut cols, &mut vals, force_last && r == 0);
-            // Rounded to the 6 decimals written, never to 0 (a loader would drop it).
-            for v in vals.iter_mut() {
-                let micro = (*v * 1e6).round();
-                *v = if micro == 0.0 { v.signum() * 1e-6 } else { micro * 1e-6 };
-            }
-            let margin: f64 = cols
-                .iter()
-                .zip(&vals)
-                .map(|(&j, &v)| planted_weight(self.seed, j) * v)
-                .sum();
+            round_values(&mut vals);
+            let margin = self.margin(&cols, &vals) - intercept;
             // The margin's std over planted models: √(density · ‖row‖²).
             let spread = (PLANTED_DENSITY * vals.iter().map(|v| v * v).sum::<f64>()).sqrt();
             let noisy = margin + self.noise * spread * standard_normal(&mut rng);
@@ -426,8 +427,40 @@ impl SynthSpec {
         (text, stats)
     }
 
+    /// The planted model's margin on a row.
+    fn margin(&self, cols: &[u32], vals: &[f64]) -> f64 {
+        cols.iter()
+            .zip(vals)
+            .map(|(&j, &v)| planted_weight(self.seed, j) * v)
+            .sum()
+    }
+
+    /// The median margin of [`PILOT_ROWS`] rows drawn from the seed's synthetic
+    /// stream itself (the chunks' streams start a long jump later). Columns in
+    /// nearly every row (a power law's head, url's real-valued block) give all
+    /// margins a common offset; subtracting the median balances the two labels.
+    pub fn intercept(&self) -> f64 {
+        let mut rng = stream(self.seed, Stream::Synthetic);
+        let (mut cols, mut vals) = (Vec::new(), Vec::new());
+        let mut margins: Vec<f64> = (0..PILOT_ROWS)
+            .map(|_| {
+                self.draw_row(&mut rng, &mut cols, &mut vals, false);
+                round_values(&mut vals);
+                self.margin(&cols, &vals)
+            })
+            .collect();
+        margins.sort_unstable_by(f64::total_cmp);
+        0.5 * (margins[PILOT_ROWS / 2 - 1] + margins[PILOT_ROWS / 2])
+    }
+
     /// Fills `cols` (0-based, strictly increasing) and `vals` with one row.
-    fn draw_row(&self, rng: &mut MastRng, cols: &mut Vec<u32>, vals: &mut Vec<f64>, force_last: bool) {
+    fn draw_row(
+        &self,
+        rng: &mut MastRng,
+        cols: &mut Vec<u32>,
+        vals: &mut Vec<f64>,
+        force_last: bool,
+    ) {
         cols.clear();
         vals.clear();
         match self.values {
@@ -445,7 +478,14 @@ impl SynthSpec {
                 let target = row_nnz(rng, self.nnz_per_row - real_cols, binary_cols);
                 cols.extend(0..real_cols as u32);
                 vals.extend((0..real_cols).map(|_| (0.5 * standard_normal(rng)).exp()));
-                power_law_columns(rng, real_cols, binary_cols, target, self.zipf_exponent, cols);
+                power_law_columns(
+                    rng,
+                    real_cols,
+                    binary_cols,
+                    target,
+                    self.zipf_exponent,
+                    cols,
+                );
                 vals.resize(cols.len(), 1.0);
             }
         }
@@ -462,6 +502,18 @@ impl SynthSpec {
                 vals.iter_mut().for_each(|v| *v /= norm);
             }
         }
+    }
+}
+
+/// Rounds values to the 6 decimals written, never to 0 (a loader would drop a 0).
+fn round_values(vals: &mut [f64]) {
+    for v in vals.iter_mut() {
+        let micro = (*v * 1e6).round();
+        *v = if micro == 0.0 {
+            v.signum() * 1e-6
+        } else {
+            micro * 1e-6
+        };
     }
 }
 
