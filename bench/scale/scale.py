@@ -277,9 +277,8 @@ def sweep_points(args):
     if args.smoke:
         base_d, nnz, n = 10_000, 20, 64
         pts = [("K/d", f, (base_d, nnz, n), max(int(base_d * f), 1)) for f in (0.01, 0.5)]
-        pts += [("d", d, (d, nnz, n), d // 2) for d in (1_000, 10_000)]
-        pts += [("nnz", z, (base_d, z, n), base_d // 100) for z in (10, 40)]
-        pts += [("n", m, (base_d, nnz, m), base_d // 100) for m in (64, 256)]
+        pts += [("d", 1_000, (1_000, nnz, n), 500), ("nnz", 40, (base_d, 40, n), base_d // 100),
+                ("n", 256, (base_d, nnz, 256), base_d // 100)]
         return pts
     base_d, nnz, n = 1_000_000, 100, 320
     pts = [("K/d", f, (base_d, nnz, n), int(base_d * f)) for f in (0.001, 0.01, 0.1, 0.5, 1.0)]
