@@ -38,9 +38,11 @@ def run_json(cmd, env=None):
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
-def run_measured(cmd, env=None, check=True):
+def run_measured(cmd, env=None, check=True, limit_s=None):
     """Runs cmd as a whole process: (wall seconds, peak resident MB, stdout, rc), the
-    peak from GNU time's %M."""
+    peak from GNU time's %M; killed after limit_s seconds if given (rc 137)."""
+    if limit_s:
+        cmd = ["timeout", "--signal=KILL", str(limit_s)] + cmd
     with tempfile.NamedTemporaryFile(suffix=".time") as tf:
         start = time.perf_counter()
         p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", tf.name] + cmd,
@@ -244,23 +246,25 @@ def erm(args, full):
         work = Path(tempfile.mkdtemp(prefix="scale-erm-", dir=args.data_dir))
         try:
             m_s, m_rss, out, rc = run_measured([args.mast_bin, "erm", "--train", str(path)],
-                                               check=False)
+                                               check=False, limit_s=args.erm_limit)
             fm = re.search(r"f\*\s+=\s+(\S+)", out)
             head_line = re.search(r"ERM optimum \((\S+), (\d+) iterations", out)
             log(f"erm: {shape}: liblinear")
             model = work / "model"
             ll_cmd = ["liblinear-train", "-s", "0", "-c", "1", "-e", "1e-10", "-q", str(path),
                       str(model)]
-            l_s, l_rss, _, _ = run_measured(ll_cmd)
+            l_s, l_rss, _, l_rc = run_measured(ll_cmd, check=False, limit_s=args.erm_limit)
             a, labels = load(path)
             n, d = a.shape
-            f_ll = full_loss(a, labels, liblinear_weights(model, d), 1.0 / n)
+            f_ll = (full_loss(a, labels, liblinear_weights(model, d), 1.0 / n) if l_rc == 0
+                    else float("nan"))
             f_mast = float(fm.group(1)) if fm else float("nan")
             rows.append({"shape": shape, "file": path.name, "n": n, "d": d,
                          "mast_s": m_s, "mast_rss_mb": m_rss, "mast_rc": rc,
                          "mast_method": head_line.group(1) if head_line else "?",
                          "mast_iterations": int(head_line.group(2)) if head_line else -1,
-                         "liblinear_s": l_s, "liblinear_rss_mb": l_rss, "f_mast": f_mast,
+                         "liblinear_s": l_s, "liblinear_rss_mb": l_rss, "liblinear_rc": l_rc,
+                         "f_mast": f_mast,
                          "f_liblinear": f_ll, "rel_diff": abs(f_mast - f_ll) / abs(f_ll),
                          "ratio": m_s / l_s})
         finally:
@@ -426,15 +430,19 @@ def write_md(path, args, res):
              "iterations | f: mast | f: LIBLINEAR | rel. diff | peak RSS: mast | LIBLINEAR |")
     L.append("|---" * 13 + "|")
     for r in res["erm"]:
-        fail = "" if r["mast_rc"] == 0 else " (exit " + str(r["mast_rc"]) + ")"
+        def status(rc):
+            return {0: "", 137: " (killed at the limit)"}.get(rc, f" (exit {rc})")
+
         L.append(f"| {r['shape']} | {r['file']} | {r['n']:,} | {r['d']:,} | "
-                 f"{g(r['mast_s'])} s{fail} | {g(r['liblinear_s'])} s | **{r['ratio']:.2f}×** | "
+                 f"{g(r['mast_s'])} s{status(r['mast_rc'])} | {g(r['liblinear_s'])} s"
+                 f"{status(r.get('liblinear_rc', 0))} | **{r['ratio']:.2f}×** | "
                  f"{r['mast_method']}, {r['mast_iterations']} | {r['f_mast']:.12g} | "
                  f"{r['f_liblinear']:.12g} | {r['rel_diff']:.1e} | {r['mast_rss_mb']:.0f} MB | "
                  f"{r['liblinear_rss_mb']:.0f} MB |")
     L += ["", "λ = 1/n for mast, C = 1/(λn) = 1 for LIBLINEAR (no bias): the same minimiser. "
           "f: the objective (mean logistic loss + λ/2‖x‖²); mast's is the f* it prints, "
-          "LIBLINEAR's is evaluated with NumPy from its model file. One run each.", ""]
+          "LIBLINEAR's is evaluated with NumPy from its model file. One run each, killed "
+          f"after {args.erm_limit} s.", ""]
     L += ["### Cost of a step as K, d, nonzeros a row and n grow (mast, numba loop)", ""]
     L.append("| varied | value | n | d | nnz/row | K | mast ms | numba ms | numba/mast |")
     L.append("|---" * 9 + "|")
@@ -463,6 +471,8 @@ def main():
     p.add_argument("--url-rows", type=int, default=50_000)
     p.add_argument("--epsilon-rows", type=int, default=5_000)
     p.add_argument("--sections", default="steps,loaders,erm,sweep")
+    p.add_argument("--erm-limit", type=int, default=180,
+                   help="seconds after which an ERM process is killed (and marked so)")
     args = p.parse_args()
     if args.smoke:
         args.rounds, args.peer_repeats, args.mast_min_time = 1, 1, 0.02
@@ -478,19 +488,27 @@ def main():
     sections = args.sections.split(",")
     full, steps = datasets(args)
     res["files"] = {s: str(p) for s, p in full.items()}
+
+    def save():
+        """Writes every result so far (after each section: a cut-off run keeps them)."""
+        res["wall_s"] = time.time() - start
+        write_csv(out / "scale.csv", res)
+        write_md(out / "scale.md", args, res)
+        (out / "scale.json").write_text(json.dumps(res, indent=1) + "\n")
+
     if "steps" in sections:
         res["steps"] = step_cells(args, steps)
+        save()
     if "loaders" in sections:
         res["loaders"], res["load_cmd"] = loaders(args, full)
+        save()
     if "erm" in sections:
         res["erm"] = erm(args, full)
+        save()
     if "sweep" in sections:
         res["sweep"] = sweep(args)
         plot(out / "scale.png", res["sweep"])
-    res["wall_s"] = time.time() - start
-    write_csv(out / "scale.csv", res)
-    write_md(out / "scale.md", args, res)
-    (out / "scale.json").write_text(json.dumps(res, indent=1) + "\n")
+    save()
     log(f"wrote {out}/scale.{{md,csv,json,png}} in {res['wall_s']:.0f} s")
     print((out / "scale.md").read_text())
 
