@@ -430,15 +430,26 @@ def write_md(path, args, res):
              "iterations | f: mast | f: LIBLINEAR | rel. diff | peak RSS: mast | LIBLINEAR |")
     L.append("|---" * 13 + "|")
     for r in res["erm"]:
+        def ratio(r):
+            killed = (r["mast_rc"] == 137, r.get("liblinear_rc", 0) == 137)
+            if killed == (True, True):
+                return "–"
+            return ("≥ " if killed[0] else "≤ " if killed[1] else "") + f"**{r['ratio']:.2f}×**"
+
+        def rss(mb, rc):
+            # A killed process's peak is not reported to GNU time through `timeout`.
+            return "–" if rc == 137 else f"{mb:.0f} MB"
+
         def status(rc):
             return {0: "", 137: " (killed at the limit)"}.get(rc, f" (exit {rc})")
 
         L.append(f"| {r['shape']} | {r['file']} | {r['n']:,} | {r['d']:,} | "
                  f"{g(r['mast_s'])} s{status(r['mast_rc'])} | {g(r['liblinear_s'])} s"
-                 f"{status(r.get('liblinear_rc', 0))} | **{r['ratio']:.2f}×** | "
+                 f"{status(r.get('liblinear_rc', 0))} | {ratio(r)} | "
                  f"{r['mast_method']}, {r['mast_iterations']} | {r['f_mast']:.12g} | "
-                 f"{r['f_liblinear']:.12g} | {r['rel_diff']:.1e} | {r['mast_rss_mb']:.0f} MB | "
-                 f"{r['liblinear_rss_mb']:.0f} MB |")
+                 f"{r['f_liblinear']:.12g} | {r['rel_diff']:.1e} | "
+                 f"{rss(r['mast_rss_mb'], r['mast_rc'])} | "
+                 f"{rss(r['liblinear_rss_mb'], r.get('liblinear_rc', 0))} |")
     L += ["", "λ = 1/n for mast, C = 1/(λn) = 1 for LIBLINEAR (no bias): the same minimiser. "
           "f: the objective (mean logistic loss + λ/2‖x‖²); mast's is the f* it prints, "
           "LIBLINEAR's is evaluated with NumPy from its model file. One run each, killed "
