@@ -3,6 +3,7 @@
 //! It parses arguments and configs and calls the `mast` library; it holds no
 //! method logic.
 
+mod data;
 mod erm;
 mod experiment;
 #[cfg(feature = "mpi")]
@@ -38,6 +39,9 @@ enum Command {
     Reproduce(experiment::Reproduce),
     /// Solve the ERM problem exactly (Newton; L-BFGS for large d) and report f*, ‖∇f‖ and accuracies.
     Erm(erm::ErmArgs),
+    /// Data utilities: `mast data synth` writes seeded LIBSVM files of benchmark shapes.
+    #[command(subcommand)]
+    Data(data::DataCommand),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +52,7 @@ fn main() -> ExitCode {
         Command::Erm(args) => erm::run(args),
         Command::Experiment(e) => experiment::run(e),
         Command::Reproduce(r) => experiment::reproduce(r),
+        Command::Data(d) => data::run(d),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -8,6 +8,7 @@ mod dense;
 pub mod libsvm;
 mod shard;
 pub mod split;
+pub mod synth_libsvm;
 pub mod synthetic;
 
 pub use bit_rows::BitRows;
