@@ -57,7 +57,12 @@ fn main() {
     while let Some(a) = args.next() {
         match a.as_str() {
             "--data" => data.push(PathBuf::from(args.next().expect("--data FILE"))),
-            "--repeats" => repeats = args.next().and_then(|s| s.parse().ok()).expect("--repeats R"),
+            "--repeats" => {
+                repeats = args
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .expect("--repeats R")
+            }
             "--python" => python = args.next().expect("--python PATH"),
             "--bench" => {}
             other => panic!("unknown argument {other}"),
