@@ -189,6 +189,92 @@ pub fn check_dense(what: &str, n_rows: u64, n_cols: u64) -> Result<()> {
     )
 }
 
+/// The d-vectors an L-BFGS solve (history 10) holds: the iterate, its gradient,
+/// the direction, a trial point and its gradient, and 10 pairs of differences.
+pub const LBFGS_VECTORS: u64 = 25;
+
+/// The d-vectors a `mast train` run holds besides its ERM reference solve
+/// (an L-BFGS solve, [`LBFGS_VECTORS`]): the iterate, its gradient, the shift,
+/// the sketch's draw, the best model, the reference point and evaluation buffers.
+pub const TRAIN_STATE_VECTORS: u64 = 8;
+
+/// Above this many bytes of d-vectors, a run over data whose rows use under 1%
+/// of the d columns is refused ([`check_columns_used`]).
+pub const SPARSE_COLUMNS_BYTES: u64 = 1 << 30;
+
+/// Refuses a run of `command` that holds `vectors` f64 vectors of length `d`
+/// if they cannot fit in memory.
+///
+/// ```
+/// use mast::data::memory::check_run;
+/// assert!(check_run("mast erm", 1000, 25).is_ok());
+/// let e = check_run("mast erm", 1 << 40, 25).unwrap_err().to_string();
+/// assert!(e.starts_with("mast erm at d = 1.099511627776e12: its 25 vectors of d need"), "{e}");
+/// ```
+pub fn check_run(command: &str, d: u64, vectors: u64) -> Result<()> {
+    check(
+        "",
+        &format!(
+            "{command} at d = {}: its {vectors} vectors of d",
+            compact_count(d)
+        ),
+        vector_bytes(d).saturating_mul(vectors),
+        "",
+    )
+}
+
+/// Columns that hold at least one stored value in `data`.
+pub fn columns_used(data: &super::Dataset) -> u64 {
+    match &data.features {
+        super::Design::Dense(m) => m.n_cols() as u64,
+        super::Design::Sparse(m) => {
+            let mut seen = vec![0u64; m.n_cols().div_ceil(64)];
+            for i in 0..m.n_rows() {
+                for &j in m.row(i).0 {
+                    seen[j as usize / 64] |= 1 << (j % 64);
+                }
+            }
+            seen.iter().map(|w| w.count_ones() as u64).sum()
+        }
+    }
+}
+
+/// Refuses a run of `command` holding `vectors` d-vectors (more than
+/// [`SPARSE_COLUMNS_BYTES`] of them) when the rows of `data` use under 1% of
+/// its d columns: the run would spend its memory and time on columns no row
+/// holds (a stray large feature index, or features never renumbered), so it
+/// asks for the features to be renumbered instead of running for minutes.
+///
+/// ```
+/// use mast::data::{memory::check_columns_used, CsrMatrix, Dataset, Design};
+/// let x = CsrMatrix::new(2, 50_000_000, vec![0, 1, 2], vec![0, 49_999_999], vec![1.0, 1.0]);
+/// let data = Dataset::new("two", Design::Sparse(x), vec![1.0, -1.0]);
+/// assert!(check_columns_used("mast train", &data, 1).is_ok());
+/// let e = check_columns_used("mast train", &data, 33).unwrap_err().to_string();
+/// assert!(e.contains("rows use only 2 of its 5e7 columns"), "{e}");
+/// ```
+pub fn check_columns_used(command: &str, data: &super::Dataset, vectors: u64) -> Result<()> {
+    let d = data.n_features() as u64;
+    let bytes = vector_bytes(d).saturating_mul(vectors);
+    if bytes <= SPARSE_COLUMNS_BYTES {
+        return Ok(());
+    }
+    let used = columns_used(data);
+    if used.saturating_mul(100) >= d {
+        return Ok(());
+    }
+    Err(MastError::param(
+        "data.train",
+        format!(
+            "the rows use only {used} of its {} columns (d is the largest feature index): \
+             {command} would hold {vectors} vectors of d ({}) for them; renumber the features \
+             to the columns used",
+            compact_count(d),
+            human_bytes(bytes)
+        ),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
