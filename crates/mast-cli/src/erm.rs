@@ -39,6 +39,9 @@ pub struct ErmArgs {
     /// Same as `--solver lbfgs` (kept for older scripts).
     #[arg(long, hide = true, conflicts_with = "solver")]
     lbfgs: bool,
+    /// Parse the data files again instead of using (or writing) their binary cache.
+    #[arg(long)]
+    no_cache: bool,
     /// Folder to write erm.json (solution and figures) into.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -66,9 +69,14 @@ struct ErmReport<'a> {
 /// Runs `mast erm`.
 pub fn run(a: ErmArgs) -> Result<()> {
     let start = Instant::now();
+    if a.no_cache {
+        mast::data::cache::disable();
+    }
     let pair = load_libsvm_pair(&a.train, a.test.as_ref(), a.n_features)?;
     let load_secs = start.elapsed().as_secs_f64();
     let n = pair.train.n_samples();
+    let d = pair.train.n_features() as u64;
+    mast::data::memory::check_run("mast erm", d, mast::data::memory::LBFGS_VECTORS)?;
     let lambda = a.lambda.parse::<Lambda>()?.resolve(n)?;
     let opts = ErmOptions {
         tol: a.tol,

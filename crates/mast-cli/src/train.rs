@@ -106,6 +106,9 @@ pub struct TrainArgs {
     /// No progress display.
     #[arg(long, short)]
     quiet: bool,
+    /// Parse the data files again instead of using (or writing) their binary cache.
+    #[arg(long)]
+    no_cache: bool,
 }
 
 fn absolute(p: PathBuf) -> Result<PathBuf> {
@@ -249,6 +252,9 @@ pub(crate) fn build_config(a: &TrainArgs) -> Result<(TrainConfig, FolderMode)> {
 
 /// Runs `mast train`.
 pub fn run(args: TrainArgs) -> Result<()> {
+    if args.no_cache {
+        mast::data::cache::disable();
+    }
     let (cfg, mode) = build_config(&args)?;
     #[cfg(feature = "mpi")]
     if cfg.distributed.engine == "mpi" {

@@ -71,6 +71,21 @@ pub enum MastError {
         /// The parser's message.
         message: String,
     },
+    /// Something of size d or n·d would not fit in this machine's memory: refused
+    /// before allocating it (see [`crate::data::memory`]).
+    #[error("{place}{what} needs {}{also}, more than this machine's memory ({})", crate::data::memory::human_bytes(*.bytes), crate::data::memory::human_bytes(*.limit))]
+    OutOfMemory {
+        /// Where the size comes from (`FILE:LINE: `, or empty).
+        place: String,
+        /// What would be allocated (`feature index 3000000000 makes d = 3e9: the model alone`).
+        what: String,
+        /// Its size in bytes.
+        bytes: u64,
+        /// More context after the size (`, and a run at least …`), or empty.
+        also: String,
+        /// This machine's memory in bytes ([`crate::data::memory::memory_limit`]).
+        limit: u64,
+    },
     /// A checkpoint could not be used to resume.
     #[error("cannot resume from {path}: {message}")]
     Checkpoint {

@@ -2,7 +2,7 @@
 
 use std::sync::OnceLock;
 
-use super::BitRows;
+use super::{BitRows, Buffer};
 
 /// A compressed sparse column view: `indptr[j]..indptr[j+1]` are the nonzeros of column `j`.
 #[derive(Debug, Clone)]
@@ -16,13 +16,14 @@ pub struct Csc {
 }
 
 /// A sparse matrix in CSR form. Column indices are 0-based and strictly increasing in a row.
+/// Its arrays are owned, or read in place from a memory-mapped cache file.
 #[derive(Debug)]
 pub struct CsrMatrix {
     n_rows: usize,
     n_cols: usize,
-    indptr: Vec<usize>,
-    indices: Vec<u32>,
-    values: Vec<f64>,
+    indptr: Buffer<usize>,
+    indices: Buffer<u32>,
+    values: Buffer<f64>,
     /// Whether every stored value is 1 (one-hot / indicator features).
     binary: bool,
     csc: OnceLock<Csc>,
@@ -63,6 +64,20 @@ impl CsrMatrix {
         indices: Vec<u32>,
         values: Vec<f64>,
     ) -> Self {
+        Self::from_buffers(n_rows, n_cols, indptr.into(), indices.into(), values.into())
+    }
+
+    /// Builds a matrix from its CSR arrays, owned or memory-mapped.
+    ///
+    /// # Panics
+    /// As [`CsrMatrix::new`].
+    pub fn from_buffers(
+        n_rows: usize,
+        n_cols: usize,
+        indptr: Buffer<usize>,
+        indices: Buffer<u32>,
+        values: Buffer<f64>,
+    ) -> Self {
         assert_eq!(indptr.len(), n_rows + 1, "indptr length");
         assert_eq!(indices.len(), values.len(), "indices/values length");
         assert_eq!(*indptr.last().unwrap(), indices.len(), "indptr end");
@@ -97,6 +112,11 @@ impl CsrMatrix {
     /// Number of columns.
     pub fn n_cols(&self) -> usize {
         self.n_cols
+    }
+
+    /// Whether the arrays are read in place from a memory-mapped file.
+    pub fn is_mapped(&self) -> bool {
+        self.indices.is_mapped()
     }
 
     /// Number of stored nonzeros.
@@ -173,7 +193,7 @@ impl CsrMatrix {
     pub fn csc(&self) -> &Csc {
         self.csc.get_or_init(|| {
             let mut counts = vec![0usize; self.n_cols + 1];
-            for &j in &self.indices {
+            for &j in self.indices.iter() {
                 counts[j as usize + 1] += 1;
             }
             for j in 0..self.n_cols {

@@ -9,7 +9,9 @@
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use super::{CsrMatrix, Dataset, Design, LabelMap};
+use super::cache::{self, CacheOptions};
+use super::libsvm_text::{self, ParsedText};
+use super::{memory, Buffer, CsrMatrix, Dataset, Design, LabelMap};
 use crate::error::{MastError, Result};
 
 /// A parsed LIBSVM file before labels are mapped and the feature count fixed.
@@ -23,20 +25,32 @@ pub struct LibsvmFile {
     pub lines: Vec<usize>,
     /// Largest feature index seen (1-based), 0 if none.
     pub max_index: usize,
-    indptr: Vec<usize>,
-    indices: Vec<u32>,
-    values: Vec<f64>,
+    pub(crate) indptr: Buffer<usize>,
+    pub(crate) indices: Buffer<u32>,
+    pub(crate) values: Buffer<f64>,
+}
+
+/// Whether `path` starts with the gzip magic bytes.
+fn is_gzip(path: &Path) -> Result<bool> {
+    let mut file = std::fs::File::open(path).map_err(|e| MastError::io(path, "cannot open", e))?;
+    let mut magic = [0u8; 2];
+    let mut got = 0;
+    while got < 2 {
+        match file.read(&mut magic[got..]) {
+            Ok(0) => break,
+            Ok(k) => got += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(MastError::io(path, "cannot read", e)),
+        }
+    }
+    Ok(got == 2 && magic == [0x1f, 0x8b])
 }
 
 /// Opens a file for reading, decompressing gzip transparently.
 pub fn open_maybe_gz(path: &Path) -> Result<Box<dyn BufRead>> {
-    let mut file = std::fs::File::open(path).map_err(|e| MastError::io(path, "cannot open", e))?;
-    let mut magic = [0u8; 2];
-    let n = file
-        .read(&mut magic)
-        .map_err(|e| MastError::io(path, "cannot read", e))?;
+    let gz = is_gzip(path)?;
     let file = std::fs::File::open(path).map_err(|e| MastError::io(path, "cannot open", e))?;
-    if n == 2 && magic == [0x1f, 0x8b] {
+    if gz {
         Ok(Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(
             file,
         ))))
@@ -45,123 +59,108 @@ pub fn open_maybe_gz(path: &Path) -> Result<Box<dyn BufRead>> {
     }
 }
 
+/// Reads all of `reader`. On a read error, returns the error a line-by-line
+/// parse meets first: one on a complete line before the failure, else the read
+/// error on the line being read.
+fn read_all(mut reader: impl Read, path: &Path) -> Result<Vec<u8>> {
+    let mut text = Vec::new();
+    match reader.read_to_end(&mut text) {
+        Ok(_) => Ok(text),
+        Err(e) => {
+            let complete = memchr::memrchr(b'\n', &text).map_or(0, |k| k + 1);
+            match libsvm_text::parse_text(&text[..complete], path) {
+                Err(err @ (MastError::Parse { .. } | MastError::OutOfMemory { .. })) => {
+                    return Err(err)
+                }
+                _ => {}
+            }
+            let line = memchr::memchr_iter(b'\n', &text[..complete]).count() + 1;
+            Err(MastError::Parse {
+                path: path.to_path_buf(),
+                line,
+                message: match e.kind() {
+                    std::io::ErrorKind::InvalidData => format!("not valid text (UTF-8): {e}"),
+                    _ => format!("read error: {e}"),
+                },
+            })
+        }
+    }
+}
+
 impl LibsvmFile {
-    /// Reads and checks a LIBSVM file (plain or gzipped).
+    /// Reads and checks a LIBSVM file (plain or gzipped), through the binary
+    /// cache ([`super::cache`]) configured by the environment
+    /// ([`CacheOptions::from_env`]).
     pub fn read(path: impl AsRef<Path>) -> Result<Self> {
+        Ok(cache::read_cached(path.as_ref(), &CacheOptions::from_env())?.0)
+    }
+
+    /// Reads and parses a LIBSVM file (plain or gzipped), without any cache.
+    /// The text is parsed in parallel (see [`LibsvmFile::parse_text`]).
+    pub fn read_uncached(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let reader = open_maybe_gz(path)?;
-        Self::parse(reader, path)
+        let text = if is_gzip(path)? {
+            let file =
+                std::fs::File::open(path).map_err(|e| MastError::io(path, "cannot open", e))?;
+            read_all(flate2::read::MultiGzDecoder::new(file), path)?
+        } else {
+            let file =
+                std::fs::File::open(path).map_err(|e| MastError::io(path, "cannot open", e))?;
+            read_all(file, path)?
+        };
+        Self::parse_text(&text, path)
     }
 
     /// Parses LIBSVM text from any reader; `path` is used in error messages.
     pub fn parse(reader: impl BufRead, path: &Path) -> Result<Self> {
-        let err = |line: usize, message: String| MastError::Parse {
+        let text = read_all(reader, path)?;
+        Self::parse_text(&text, path)
+    }
+
+    /// Parses LIBSVM text held in memory, in parallel over chunks of lines; the
+    /// result (and any error, with its line) is that of a line-by-line parse.
+    ///
+    /// ```
+    /// use mast::data::LibsvmFile;
+    /// let f = LibsvmFile::parse_text(b"1 2:0.5\n# c\n-1 1:1 3:2\n", "t.svm".as_ref()).unwrap();
+    /// assert_eq!((f.n_rows(), f.max_index, f.lines.clone()), (2, 3, vec![1, 3]));
+    /// ```
+    pub fn parse_text(text: &[u8], path: &Path) -> Result<Self> {
+        Ok(Self::from_parsed(
+            libsvm_text::parse_text(text, path)?,
+            path,
+        ))
+    }
+
+    /// [`LibsvmFile::parse_text`] with chunks of about `chunk_bytes` (the
+    /// result does not depend on it; for tests and benchmarks).
+    pub fn parse_text_chunked(text: &[u8], path: &Path, chunk_bytes: usize) -> Result<Self> {
+        Ok(Self::from_parsed(
+            libsvm_text::parse_text_chunked(text, path, chunk_bytes)?,
+            path,
+        ))
+    }
+
+    fn from_parsed(p: ParsedText, path: &Path) -> Self {
+        LibsvmFile {
             path: path.to_path_buf(),
-            line,
-            message,
-        };
-        let mut out = LibsvmFile {
-            path: path.to_path_buf(),
-            raw_labels: Vec::new(),
-            lines: Vec::new(),
-            max_index: 0,
-            indptr: vec![0],
-            indices: Vec::new(),
-            values: Vec::new(),
-        };
-        // Distinct labels seen so far, with the first line of each.
-        let mut label_set: Vec<(f64, usize)> = Vec::new();
-        for (k, line) in reader.lines().enumerate() {
-            let lineno = k + 1;
-            let line = line.map_err(|e| match e.kind() {
-                std::io::ErrorKind::InvalidData => {
-                    err(lineno, format!("not valid text (UTF-8): {e}"))
-                }
-                _ => err(lineno, format!("read error: {e}")),
-            })?;
-            let content = match line.find('#') {
-                Some(p) => &line[..p],
-                None => &line[..],
-            };
-            let mut tokens = content.split_ascii_whitespace();
-            let Some(label_tok) = tokens.next() else {
-                continue; // blank or comment-only line
-            };
-            let label: f64 = label_tok
-                .parse()
-                .map_err(|_| err(lineno, format!("label '{label_tok}' is not a number")))?;
-            if !label.is_finite() {
-                return Err(err(lineno, format!("label '{label_tok}' is not finite")));
-            }
-            if !label_set.iter().any(|&(l, _)| l == label) {
-                if label_set.len() == 2 {
-                    return Err(err(
-                        lineno,
-                        format!(
-                            "a third distinct label '{label_tok}': binary classification needs exactly two \
-                             (already seen {} on line {} and {} on line {})",
-                            label_set[0].0, label_set[0].1, label_set[1].0, label_set[1].1
-                        ),
-                    ));
-                }
-                label_set.push((label, lineno));
-            }
-            let mut prev: usize = 0;
-            for tok in tokens {
-                let (idx_s, val_s) = tok.split_once(':').ok_or_else(|| {
-                    err(lineno, format!("'{tok}' is not of the form index:value"))
-                })?;
-                let idx: i64 = idx_s.parse().map_err(|_| {
-                    err(lineno, format!("feature index '{idx_s}' is not an integer"))
-                })?;
-                if idx < 1 {
-                    return Err(err(
-                        lineno,
-                        format!("feature index {idx} is below 1 (indices are 1-based)"),
-                    ));
-                }
-                if idx > u32::MAX as i64 {
-                    return Err(err(lineno, format!("feature index {idx} is too large")));
-                }
-                let idx = idx as usize;
-                if idx <= prev {
-                    return Err(err(
-                        lineno,
-                        format!(
-                            "feature indices must be strictly increasing: {idx} comes after {prev}"
-                        ),
-                    ));
-                }
-                let val: f64 = val_s.parse().map_err(|_| {
-                    err(
-                        lineno,
-                        format!("value '{val_s}' of feature {idx} is not a number"),
-                    )
-                })?;
-                if !val.is_finite() {
-                    return Err(err(
-                        lineno,
-                        format!("value '{val_s}' of feature {idx} is not finite"),
-                    ));
-                }
-                prev = idx;
-                if val != 0.0 {
-                    out.indices.push((idx - 1) as u32);
-                    out.values.push(val);
-                }
-            }
-            out.max_index = out.max_index.max(prev);
-            out.raw_labels.push(label);
-            out.lines.push(lineno);
-            out.indptr.push(out.indices.len());
+            raw_labels: p.raw_labels,
+            lines: p.lines,
+            max_index: p.max_index,
+            indptr: p.indptr.into(),
+            indices: p.indices.into(),
+            values: p.values.into(),
         }
-        if out.raw_labels.is_empty() {
-            return Err(MastError::Data {
-                path: path.to_path_buf(),
-                message: "no data rows (the file is empty or holds only comments)".into(),
-            });
-        }
-        Ok(out)
+    }
+
+    /// Row pointers, column indices (0-based) and values of the rows, in CSR form.
+    pub fn csr_arrays(&self) -> (&[usize], &[u32], &[f64]) {
+        (&self.indptr, &self.indices, &self.values)
+    }
+
+    /// Whether the rows are read in place from a memory-mapped cache file.
+    pub fn is_mapped(&self) -> bool {
+        self.indices.is_mapped()
     }
 
     /// Number of rows.
@@ -221,7 +220,7 @@ impl LibsvmFile {
             .file_name()
             .map(|s| s.to_string_lossy().trim_end_matches(".gz").to_string())
             .unwrap_or_else(|| "data".into());
-        let csr = CsrMatrix::new(
+        let csr = CsrMatrix::from_buffers(
             self.n_rows(),
             n_features,
             self.indptr,
@@ -269,6 +268,9 @@ pub fn load_libsvm_pair(
             path: train.path.clone(),
             message: "no features: every row is empty".into(),
         });
+    }
+    if let Some(n) = n_features {
+        memory::check_dimension("", &format!("n_features = {n}"), n as u64)?;
     }
     let label_map = train.infer_label_map()?;
     let train = train.into_dataset(d, &label_map)?;

@@ -105,6 +105,7 @@ pub(crate) fn build_solver_with<O: Objective + 'static>(
 ) -> Result<Built<O>> {
     let cfg = &checked.config;
     let (variant, seed) = (checked.variant, cfg.seed);
+    guard_run_memory(sets.train, d)?;
     Ok(match checked.method {
         Method::Dsgd => Built {
             solver: Box::new(DoubleSketchedSgd::new(
@@ -173,6 +174,16 @@ pub(crate) fn build_solver_with<O: Objective + 'static>(
     })
 }
 
+/// Refuses, before its d-sized allocations, a run whose vectors of d cannot fit
+/// in memory, or that would spend more than a GiB on columns no row uses
+/// (see [`crate::data::memory`]).
+fn guard_run_memory(train: &Dataset, d: usize) -> Result<()> {
+    use crate::data::memory;
+    let vectors = memory::TRAIN_STATE_VECTORS + memory::LBFGS_VECTORS;
+    memory::check_run("mast train", d as u64, vectors)?;
+    memory::check_columns_used("mast train", train, vectors)
+}
+
 /// A point the iterates provably converge to (or to a neighbourhood of), when it
 /// can be computed exactly, with a description.
 pub(crate) fn reference_point<O: Objective>(
@@ -192,6 +203,11 @@ pub(crate) fn reference_point<O: Objective>(
         return Ok(erm_x.map(|x| (x.to_vec(), "x* (ERM optimum)".into())));
     }
     if !sketch.is_unbiased() {
+        return Ok(None);
+    }
+    // The exact reference needs d×d matrices: none when they cannot fit.
+    let matrix = crate::data::memory::vector_bytes((d as u64).saturating_mul(d as u64));
+    if matrix.saturating_mul(3) > crate::data::memory::memory_limit() {
         return Ok(None);
     }
     let Some(q) = quadratic(sets.train.clone())? else {
