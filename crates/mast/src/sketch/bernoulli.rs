@@ -35,6 +35,13 @@ fn check_p(p: f64, what: &str) -> Result<()> {
             ),
         ));
     }
+    // L_S^max = 1/p² must be a number (below about 1.5e-154 it overflows to ∞).
+    if !(1.0 / (p * p)).is_finite() {
+        return Err(MastError::param(
+            "keep_prob",
+            format!("{what} = {p} is too small: 1/p² (the sketch's L_S^max) overflows"),
+        ));
+    }
     Ok(())
 }
 
