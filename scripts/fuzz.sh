@@ -40,7 +40,7 @@ build() {
   local crate="$1"; shift
   local tests=()
   for t in "$@"; do tests+=(--test "$t"); done
-  cargo test "${profile_flag[@]}" -q -p "$crate" "${tests[@]}" --no-run 2>&1 \
+  cargo test "${profile_flag[@]}" -p "$crate" "${tests[@]}" --no-run 2>&1 \
     | sed -n 's/^ *Executable .*(\(.*\))$/\1/p'
 }
 
@@ -81,7 +81,7 @@ for entry in "${targets[@]}"; do
       ok=0
     fi
     took=$(( $(now_ms) - c0 ))
-    tried=$(sed -n 's/^fuzz-target .*: \([0-9]*\) inputs$/\1/p' "$log" | head -1)
+    tried=$(sed -n 's/.*fuzz-target [^:]*: \([0-9]*\) inputs.*/\1/p' "$log" | head -1)
     inputs[$test]=$(( ${inputs[$test]} + ${tried:-0} ))
     calls[$test]=$(( ${calls[$test]} + 1 ))
     if (( ok == 0 )); then

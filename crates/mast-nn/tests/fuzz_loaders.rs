@@ -30,7 +30,12 @@ const NAME: &str = "fuzz/input-Ω.idx";
 
 fn names_file(message: &str, path: &Path) -> Result<(), TestCaseError> {
     let shown = path.display().to_string();
-    prop_assert!(message.starts_with(&shown), "`{}` does not name {}", message, shown);
+    prop_assert!(
+        message.starts_with(&shown),
+        "`{}` does not name {}",
+        message,
+        shown
+    );
     Ok(())
 }
 
@@ -66,7 +71,11 @@ fn check_idx(bytes: &[u8]) -> Result<(), TestCaseError> {
     let path = Path::new(NAME);
     // Nothing beyond a copy of the input (whatever the header claims).
     let (images, largest) = largest_allocation_during(|| parse_images(bytes, path));
-    prop_assert!(largest <= bytes.len() + 4096, "{} bytes allocated at once", largest);
+    prop_assert!(
+        largest <= bytes.len() + 4096,
+        "{} bytes allocated at once",
+        largest
+    );
     match (images, expected_images(bytes)) {
         (Ok(im), Some((n, rows, cols))) => {
             prop_assert_eq!((im.n, im.rows, im.cols), (n, rows, cols));
@@ -76,7 +85,11 @@ fn check_idx(bytes: &[u8]) -> Result<(), TestCaseError> {
         (got, want) => prop_assert!(false, "parsed {:?}, expected {:?}", got, want),
     }
     let (labels, largest) = largest_allocation_during(|| parse_labels(bytes, path));
-    prop_assert!(largest <= bytes.len() + 4096, "{} bytes allocated at once", largest);
+    prop_assert!(
+        largest <= bytes.len() + 4096,
+        "{} bytes allocated at once",
+        largest
+    );
     let want = (bytes.len() >= 8
         && bytes[..4] == LABELS_MAGIC.to_be_bytes()
         && u32::from_be_bytes(bytes[4..8].try_into().unwrap()) as usize == bytes.len() - 8)
@@ -105,8 +118,14 @@ fn idx_header() -> impl Strategy<Value = Bytes> {
         2 => Just(LABELS_MAGIC),
         1 => any::<u32>(),
     ];
-    (magic, proptest::collection::vec(dim, 0..4), -3i64..=3, any::<u8>(), any::<bool>()).prop_map(
-        |(magic, dims, delta, fill, exact_dims)| {
+    (
+        magic,
+        proptest::collection::vec(dim, 0..4),
+        -3i64..=3,
+        any::<u8>(),
+        any::<bool>(),
+    )
+        .prop_map(|(magic, dims, delta, fill, exact_dims)| {
             let dims: Vec<u32> = if exact_dims && dims.len() >= 3 {
                 // Small enough to give the exact data length.
                 dims.iter().map(|d| d % 7).collect()
@@ -120,8 +139,7 @@ fn idx_header() -> impl Strategy<Value = Bytes> {
             };
             let len = (claimed.min(2048) as i64 + delta).clamp(0, 2051) as usize;
             Bytes(idx_bytes(magic, &dims, &vec![fill; len]))
-        },
-    )
+        })
 }
 
 #[test]
@@ -131,7 +149,9 @@ fn fuzz_idx_arbitrary_bytes() {
 
 #[test]
 fn fuzz_idx_headers() {
-    fuzz("idx-headers", 1000, idx_header(), |input| check_idx(&input.0));
+    fuzz("idx-headers", 1000, idx_header(), |input| {
+        check_idx(&input.0)
+    });
 }
 
 /// Random images written as IDX files (plain or gzipped) read back as they were;
@@ -147,39 +167,53 @@ fn fuzz_idx_files() {
         )
     });
     let strategy = (images, any::<bool>(), any::<usize>(), any::<u8>());
-    fuzz("idx-files", 150, strategy, |(((n, r, c), px, lb), zip, cut, flip)| {
-        let dir = ScratchDir::new("idx");
-        let raw_images = idx_bytes(IMAGES_MAGIC, &[n, r, c], &px);
-        let raw_labels = idx_bytes(LABELS_MAGIC, &[n], &lb);
-        let encode = |b: &[u8]| if zip { gzip(b) } else { b.to_vec() };
-        let im_path = dir.write("images.idx", &encode(&raw_images));
-        let lb_path = dir.write("labels.idx", &encode(&raw_labels));
-        let (im, labels) =
-            read_pair(&im_path, &lb_path).map_err(|e| TestCaseError::fail(e.to_string()))?;
-        prop_assert_eq!((im.n, im.rows, im.cols), (n as usize, r as usize, c as usize));
-        prop_assert_eq!(im.pixels, px);
-        prop_assert_eq!(labels, lb);
+    fuzz(
+        "idx-files",
+        150,
+        strategy,
+        |(((n, r, c), px, lb), zip, cut, flip)| {
+            let dir = ScratchDir::new("idx");
+            let raw_images = idx_bytes(IMAGES_MAGIC, &[n, r, c], &px);
+            let raw_labels = idx_bytes(LABELS_MAGIC, &[n], &lb);
+            let encode = |b: &[u8]| if zip { gzip(b) } else { b.to_vec() };
+            let im_path = dir.write("images.idx", &encode(&raw_images));
+            let lb_path = dir.write("labels.idx", &encode(&raw_labels));
+            let (im, labels) =
+                read_pair(&im_path, &lb_path).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(
+                (im.n, im.rows, im.cols),
+                (n as usize, r as usize, c as usize)
+            );
+            prop_assert_eq!(im.pixels, px);
+            prop_assert_eq!(labels, lb);
 
-        let gz = gzip(&raw_images);
-        let cut = cut % gz.len();
-        let cut_path = dir.write("cut.idx.gz", &gz[..cut]);
-        match read_images(&cut_path) {
-            Ok(im) => prop_assert!(false, "a gzip stream cut at {} of {} loaded: {:?}", cut, gz.len(), im),
-            Err(e) => names_file(&e.to_string(), &cut_path)?,
-        }
-        let mut changed = gz.clone();
-        changed[cut] ^= flip.max(1);
-        let changed_path = dir.write("flip.idx.gz", &changed);
-        match read_images(&changed_path) {
-            Ok(got) if changed[..2] == [0x1f, 0x8b] => {
-                let want = parse_images(&raw_images, Path::new(NAME)).unwrap();
-                prop_assert_eq!(got, want);
+            let gz = gzip(&raw_images);
+            let cut = cut % gz.len();
+            let cut_path = dir.write("cut.idx.gz", &gz[..cut]);
+            match read_images(&cut_path) {
+                Ok(im) => prop_assert!(
+                    false,
+                    "a gzip stream cut at {} of {} loaded: {:?}",
+                    cut,
+                    gz.len(),
+                    im
+                ),
+                Err(e) => names_file(&e.to_string(), &cut_path)?,
             }
-            Ok(_) => {}
-            Err(e) => names_file(&e.to_string(), &changed_path)?,
-        }
-        Ok(())
-    });
+            let mut changed = gz.clone();
+            changed[cut] ^= flip.max(1);
+            let changed_path = dir.write("flip.idx.gz", &changed);
+            match read_images(&changed_path) {
+                Ok(got) if changed[..2] == [0x1f, 0x8b] => {
+                    let want = parse_images(&raw_images, Path::new(NAME)).unwrap();
+                    prop_assert_eq!(got, want);
+                }
+                Ok(_) => {}
+                Err(e) => names_file(&e.to_string(), &changed_path)?,
+            }
+            Ok(())
+        },
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -229,7 +263,12 @@ fn check_digits(bytes: &[u8]) -> Result<(), TestCaseError> {
             names_file(&message, path)?;
             if let Some(line) = line {
                 let prefix = format!("{}: line {line}: ", path.display());
-                prop_assert!(message.starts_with(&prefix), "{} (expected line {})", message, line);
+                prop_assert!(
+                    message.starts_with(&prefix),
+                    "{} (expected line {})",
+                    message,
+                    line
+                );
             }
         }
         (got, want) => prop_assert!(false, "parsed {:?}, expected {:?}", got, want),
@@ -265,8 +304,30 @@ fn digits_csv() -> impl Strategy<Value = (Vec<u8>, Vec<u8>, String)> {
 }
 
 const CSV_NASTY: &[&[u8]] = &[
-    b",", b",,", b"17", b"-1", b"16", b"9", b"10", b"1.5", b"1e1", b"nan", b"inf", b"-0", b" ",
-    b"\t", b"\r", b"\n", b"\r\n", b"\xc2\xa0", b"\xe2\x80\x83", b"\xff", b"#", b"", b"+3", b"0x1",
+    b",",
+    b",,",
+    b"17",
+    b"-1",
+    b"16",
+    b"9",
+    b"10",
+    b"1.5",
+    b"1e1",
+    b"nan",
+    b"inf",
+    b"-0",
+    b" ",
+    b"\t",
+    b"\r",
+    b"\n",
+    b"\r\n",
+    b"\xc2\xa0",
+    b"\xe2\x80\x83",
+    b"\xff",
+    b"#",
+    b"",
+    b"+3",
+    b"0x1",
 ];
 
 #[test]
@@ -282,9 +343,12 @@ fn fuzz_digits_round_trip() {
 #[test]
 fn fuzz_digits_mutated() {
     let edits = proptest::collection::vec((any::<usize>(), any::<u8>(), any::<usize>()), 1..6);
-    fuzz("digits-mutated", 500, (digits_csv(), edits), |((_, _, text), e)| {
-        check_digits(&mutate(text.as_bytes(), &e, CSV_NASTY))
-    });
+    fuzz(
+        "digits-mutated",
+        500,
+        (digits_csv(), edits),
+        |((_, _, text), e)| check_digits(&mutate(text.as_bytes(), &e, CSV_NASTY)),
+    );
 }
 
 #[test]
@@ -294,7 +358,9 @@ fn fuzz_digits_arbitrary_text() {
         bytes(200),
         proptest::collection::vec(prop::sample::select(soup), 0..400).prop_map(Bytes),
     ];
-    fuzz("digits-bytes", 1000, strategy, |input| check_digits(&input.0));
+    fuzz("digits-bytes", 1000, strategy, |input| {
+        check_digits(&input.0)
+    });
 }
 
 /// Through files (plain or gzipped, possibly not UTF-8): errors name the file,
@@ -302,26 +368,44 @@ fn fuzz_digits_arbitrary_text() {
 #[test]
 fn fuzz_digits_files() {
     let edits = proptest::collection::vec((any::<usize>(), any::<u8>(), any::<usize>()), 0..4);
-    fuzz("digits-files", 150, (digits_csv(), edits, any::<bool>()), |((_, _, text), e, zip)| {
-        let dir = ScratchDir::new("digits");
-        let content = mutate(text.as_bytes(), &e, CSV_NASTY);
-        let path = dir.write("digits.csv.gz", &if zip { gzip(&content) } else { content.clone() });
-        match (read_digits(&path), std::str::from_utf8(&content)) {
-            (Ok(got), Ok(text)) => prop_assert_eq!(Ok::<_, Option<usize>>(got), reference_digits(text)),
-            (Ok(_), Err(_)) => prop_assert!(false, "non-UTF-8 text accepted"),
-            (Err(e), Ok(text)) => {
-                names_file(&e.to_string(), &path)?;
-                prop_assert!(reference_digits(text).is_err(), "{}", e);
+    fuzz(
+        "digits-files",
+        150,
+        (digits_csv(), edits, any::<bool>()),
+        |((_, _, text), e, zip)| {
+            let dir = ScratchDir::new("digits");
+            let content = mutate(text.as_bytes(), &e, CSV_NASTY);
+            let path = dir.write(
+                "digits.csv.gz",
+                &if zip { gzip(&content) } else { content.clone() },
+            );
+            match (read_digits(&path), std::str::from_utf8(&content)) {
+                (Ok(got), Ok(text)) => {
+                    prop_assert_eq!(Ok::<_, Option<usize>>(got), reference_digits(text))
+                }
+                (Ok(_), Err(_)) => prop_assert!(false, "non-UTF-8 text accepted"),
+                (Err(e), Ok(text)) => {
+                    names_file(&e.to_string(), &path)?;
+                    prop_assert!(reference_digits(text).is_err(), "{}", e);
+                }
+                (Err(e), Err(bad)) => {
+                    let message = e.to_string();
+                    names_file(&message, &path)?;
+                    let line = 1 + content[..bad.valid_up_to()]
+                        .iter()
+                        .filter(|&&b| b == b'\n')
+                        .count();
+                    prop_assert!(
+                        message.contains(&format!("line {line}: ")),
+                        "{} (line {})",
+                        message,
+                        line
+                    );
+                }
             }
-            (Err(e), Err(bad)) => {
-                let message = e.to_string();
-                names_file(&message, &path)?;
-                let line = 1 + content[..bad.valid_up_to()].iter().filter(|&&b| b == b'\n').count();
-                prop_assert!(message.contains(&format!("line {line}: ")), "{} (line {})", message, line);
-            }
-        }
-        Ok(())
-    });
+            Ok(())
+        },
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -362,14 +446,51 @@ const NN_KEYS: &[(&str, &str)] = &[
 ];
 
 const NN_VALUES: &[&str] = &[
-    "0", "1", "2", "-1", "0.5", "1.0", "1e999", "nan", "inf", "-inf", "1e-320", "1e308",
-    "9223372036854775807", "true", "\"\"", "\"x\"", "\"a/b\"", "\"mnist\"", "\"digits\"",
-    "\"fashion-mnist\"", "\"cifar\"", "\"mlp\"", "\"cnn\"", "\"resnet\"", "\"cpu\"", "\"cuda\"",
-    "\"cuda:99999999999999999999\"", "\"wgpu\"", "[]", "[0]", "[1, 2]", "[1, 1]", "[16, 32]",
-    "[0.5, 1.5]", "[nan]", "[9223372036854775807, 9223372036854775807]",
-    "[\"erm\", \"erm\"]", "[\"dropout:1\"]", "[\"dropout:0.5\", \"bernoulli:0.5\"]",
-    "[\"bernoulli:1e-320\"]", "[\"rand-k:nan\", \"neuron:0.5\"]", "[\"neuron:2\"]", "[\"x\"]",
-    "{}", "{ a = 1 }",
+    "0",
+    "1",
+    "2",
+    "-1",
+    "0.5",
+    "1.0",
+    "1e999",
+    "nan",
+    "inf",
+    "-inf",
+    "1e-320",
+    "1e308",
+    "9223372036854775807",
+    "true",
+    "\"\"",
+    "\"x\"",
+    "\"a/b\"",
+    "\"mnist\"",
+    "\"digits\"",
+    "\"fashion-mnist\"",
+    "\"cifar\"",
+    "\"mlp\"",
+    "\"cnn\"",
+    "\"resnet\"",
+    "\"cpu\"",
+    "\"cuda\"",
+    "\"cuda:99999999999999999999\"",
+    "\"wgpu\"",
+    "[]",
+    "[0]",
+    "[1, 2]",
+    "[1, 1]",
+    "[16, 32]",
+    "[0.5, 1.5]",
+    "[nan]",
+    "[9223372036854775807, 9223372036854775807]",
+    "[\"erm\", \"erm\"]",
+    "[\"dropout:1\"]",
+    "[\"dropout:0.5\", \"bernoulli:0.5\"]",
+    "[\"bernoulli:1e-320\"]",
+    "[\"rand-k:nan\", \"neuron:0.5\"]",
+    "[\"neuron:2\"]",
+    "[\"x\"]",
+    "{}",
+    "{ a = 1 }",
 ];
 
 const NN_BASE: &[(&str, &str, &str)] = &[
@@ -396,7 +517,10 @@ fn nn_document() -> impl Strategy<Value = Bytes> {
         }
         for (k, v) in overrides {
             let (section, key) = NN_KEYS[k % NN_KEYS.len()];
-            sections.entry(section).or_default().insert(key, NN_VALUES[v % NN_VALUES.len()]);
+            sections
+                .entry(section)
+                .or_default()
+                .insert(key, NN_VALUES[v % NN_VALUES.len()]);
         }
         let mut text = String::new();
         for (key, value) in sections.remove("").unwrap_or_default() {
@@ -408,8 +532,22 @@ fn nn_document() -> impl Strategy<Value = Bytes> {
                 text.push_str(&format!("{key} = {value}\n"));
             }
         }
-        const NASTY: &[&[u8]] = &[b"[", b"]", b"=", b"\"", b"\n", b"#", b"\xff", b"[train]\n", b"1e999"];
-        Bytes(if edit { mutate(text.as_bytes(), &edits, NASTY) } else { text.into_bytes() })
+        const NASTY: &[&[u8]] = &[
+            b"[",
+            b"]",
+            b"=",
+            b"\"",
+            b"\n",
+            b"#",
+            b"\xff",
+            b"[train]\n",
+            b"1e999",
+        ];
+        Bytes(if edit {
+            mutate(text.as_bytes(), &edits, NASTY)
+        } else {
+            text.into_bytes()
+        })
     })
 }
 
@@ -431,8 +569,9 @@ fn check_nn_config(bytes: &[u8]) -> Result<(), TestCaseError> {
     // Prints (the experiment writes it to its folder) and parses back to itself.
     let printed = toml::to_string_pretty(&cfg)
         .map_err(|e| TestCaseError::fail(format!("a parsed config does not print: {e}")))?;
-    let again = NnPruneConfig::from_toml(&printed, path)
-        .map_err(|e| TestCaseError::fail(format!("the printed config does not parse: {e}\n{printed}")))?;
+    let again = NnPruneConfig::from_toml(&printed, path).map_err(|e| {
+        TestCaseError::fail(format!("the printed config does not parse: {e}\n{printed}"))
+    })?;
     prop_assert_eq!(toml::to_string_pretty(&again).unwrap(), printed.clone());
 
     if cfg.check().is_err() {
@@ -440,7 +579,10 @@ fn check_nn_config(bytes: &[u8]) -> Result<(), TestCaseError> {
     }
     prop_assert!(!cfg.seeds.is_empty() && !cfg.methods.is_empty());
     for m in &cfg.methods {
-        let back: Method = m.to_string().parse().map_err(|e: NnError| TestCaseError::fail(e.to_string()))?;
+        let back: Method = m
+            .to_string()
+            .parse()
+            .map_err(|e: NnError| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(back.to_string(), m.to_string());
     }
     let t = &cfg.train;
@@ -448,7 +590,11 @@ fn check_nn_config(bytes: &[u8]) -> Result<(), TestCaseError> {
     prop_assert!((0.0..1.0).contains(&t.momentum) && t.weight_decay.is_finite());
     prop_assert!(cfg.prune.q.iter().all(|&q| q > 0.0 && q <= 1.0));
     if let Some(lr) = cfg.shift.as_ref().and_then(|s| s.lr) {
-        prop_assert!(lr > 0.0 && lr.is_finite(), "shift.lr = {} passes the check", lr);
+        prop_assert!(
+            lr > 0.0 && lr.is_finite(),
+            "shift.lr = {} passes the check",
+            lr
+        );
     }
     // The network for 8×8 digits builds or fails with a message (no panic).
     let _ = Model::new(&cfg.model, [1, 8, 8], 10);
@@ -457,12 +603,16 @@ fn check_nn_config(bytes: &[u8]) -> Result<(), TestCaseError> {
 
 #[test]
 fn fuzz_nn_config_documents() {
-    fuzz("nn-config", 400, nn_document(), |doc| check_nn_config(&doc.0));
+    fuzz("nn-config", 400, nn_document(), |doc| {
+        check_nn_config(&doc.0)
+    });
 }
 
 #[test]
 fn fuzz_nn_config_arbitrary_bytes() {
-    fuzz("nn-config-bytes", 300, bytes(120), |doc| check_nn_config(&doc.0));
+    fuzz("nn-config-bytes", 300, bytes(120), |doc| {
+        check_nn_config(&doc.0)
+    });
 }
 
 // ---------------------------------------------------------------------------
@@ -478,7 +628,9 @@ fn absurd_idx_dimensions_allocate_nothing_large() {
     assert!(e.starts_with("big.idx: truncated IDX images"), "{e}");
     assert!(largest < 4096, "{largest}");
     let bytes = idx_bytes(IMAGES_MAGIC, &[u32::MAX, u32::MAX, u32::MAX], &[]);
-    let e = parse_images(&bytes, Path::new("big.idx")).unwrap_err().to_string();
+    let e = parse_images(&bytes, Path::new("big.idx"))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("overflow"), "{e}");
 }
 
