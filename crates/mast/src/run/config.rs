@@ -586,7 +586,7 @@ impl TrainConfig {
             ));
         }
         let every = self.output.checkpoint_every_s;
-        if !(every >= 0.0) || std::time::Duration::try_from_secs_f64(every).is_err() {
+        if std::time::Duration::try_from_secs_f64(every).is_err() {
             return Err(MastError::param(
                 "output.checkpoint_every_s",
                 format!("must be a number of seconds ≥ 0, got {every}"),

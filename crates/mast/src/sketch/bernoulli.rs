@@ -46,7 +46,8 @@ fn check_p(p: f64, what: &str) -> Result<()> {
 }
 
 impl Bernoulli {
-    /// Every coordinate kept with probability `keep_prob` ∈ (0, 1].
+    /// Every coordinate kept with probability `keep_prob` ∈ (0, 1]; probabilities
+    /// so small that `1/p²` (L_S^max) overflows (below about 1.5e-154) are refused.
     pub fn new(d: usize, keep_prob: f64) -> Result<Self> {
         check_p(keep_prob, "keep_prob")?;
         Ok(Bernoulli {
