@@ -168,6 +168,14 @@ impl NnPruneConfig {
         if labels.windows(2).any(|w| w[0] == w[1]) {
             return Err(NnError::param("methods", "a method is listed twice"));
         }
+        if let Some(lr) = self.shift.as_ref().and_then(|s| s.lr) {
+            if !(lr > 0.0 && lr.is_finite()) {
+                return Err(NnError::param(
+                    "shift.lr",
+                    format!("must be > 0 and finite, got {lr}"),
+                ));
+            }
+        }
         self.train.check()?;
         self.prune.check()
     }

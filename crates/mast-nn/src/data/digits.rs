@@ -53,7 +53,13 @@ pub fn parse_digits(text: &str, path: &Path) -> Result<(Vec<u8>, Vec<u8>)> {
 /// Reads the digits CSV (plain or gzipped).
 pub fn read_digits(path: &Path) -> Result<(Vec<u8>, Vec<u8>)> {
     let bytes = read_maybe_gz(path)?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| NnError::data(path, "not UTF-8 text (expected a CSV file)"))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = 1 + valid.iter().filter(|&&b| b == b'\n').count();
+        NnError::data(
+            path,
+            format!("line {line}: not UTF-8 text (expected a CSV file)"),
+        )
+    })?;
     parse_digits(&text, path)
 }

@@ -585,6 +585,13 @@ impl TrainConfig {
                 format!("must be in [0, 1), got {}", self.data.val_fraction),
             ));
         }
+        let every = self.output.checkpoint_every_s;
+        if std::time::Duration::try_from_secs_f64(every).is_err() {
+            return Err(MastError::param(
+                "output.checkpoint_every_s",
+                format!("must be a number of seconds ≥ 0, got {every}"),
+            ));
+        }
         if self.threads == Some(0) {
             return Err(MastError::param("threads", "must be at least 1"));
         }

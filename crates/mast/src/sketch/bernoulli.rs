@@ -40,11 +40,19 @@ fn check_p(p: f64, what: &str) -> Result<()> {
             ),
         ));
     }
+    // L_S^max = 1/p² must be a number (below about 1.5e-154 it overflows to ∞).
+    if !(1.0 / (p * p)).is_finite() {
+        return Err(MastError::param(
+            "keep_prob",
+            format!("{what} = {p} is too small: 1/p² (the sketch's L_S^max) overflows"),
+        ));
+    }
     Ok(())
 }
 
 impl Bernoulli {
-    /// Every coordinate kept with probability `keep_prob` ∈ (0, 1].
+    /// Every coordinate kept with probability `keep_prob` ∈ (0, 1]; probabilities
+    /// so small that `1/p²` (L_S^max) overflows (below about 1.5e-154) are refused.
     pub fn new(d: usize, keep_prob: f64) -> Result<Self> {
         check_p(keep_prob, "keep_prob")?;
         Ok(Bernoulli {
