@@ -257,7 +257,23 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let checked = cfg.check()?;
     let mut progress = Progress::new(args.quiet);
     let mut observers: [&mut dyn Observer; 1] = [&mut progress];
-    let report = train(&checked, &mut observers, mode)?;
+    let report = match train(&checked, &mut observers, mode) {
+        Err(mast::MastError::Interrupted { step, dir }) => {
+            return Err(crate::interrupt::Interrupted {
+                what: format!(
+                    "stopped after step {step}; checkpoint.json and metrics.csv are in {}",
+                    dir.display()
+                ),
+                resume: format!(
+                    "{} train --resume {}",
+                    crate::interrupt::quote(&std::env::args().next().unwrap_or("mast".into())),
+                    crate::interrupt::quote(&dir.display().to_string())
+                ),
+            }
+            .into())
+        }
+        other => other?,
+    };
     print_report(&report);
     Ok(())
 }

@@ -5,6 +5,7 @@ mod build;
 pub mod config;
 mod executor;
 mod inspect;
+mod interrupt;
 pub mod io;
 mod metrics;
 #[cfg(feature = "mpi")]
@@ -15,6 +16,7 @@ pub mod train;
 
 pub use config::{CheckedTrain, TrainConfig};
 pub use executor::{Best, Checkpoint, Evaluator, Executor, RunOutcome, DIVERGENCE_FACTOR};
+pub use interrupt::Interrupt;
 pub use inspect::{theory_overview, TheoryOverview};
 pub use metrics::{read_csv, to_csv, MetricsRow};
 pub use observer::{MetricsCsv, Observer, RunStart, RunStatus};
