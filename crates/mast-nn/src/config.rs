@@ -295,7 +295,7 @@ impl NnTrainConfig {
 
     /// Checks the values.
     pub fn check(&self) -> Result<()> {
-        if !(self.output.checkpoint_every_s >= 0.0) {
+        if self.output.checkpoint_every_s.is_nan() || self.output.checkpoint_every_s < 0.0 {
             return Err(NnError::param(
                 "output.checkpoint_every_s",
                 format!("must be ≥ 0, got {}", self.output.checkpoint_every_s),

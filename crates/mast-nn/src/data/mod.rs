@@ -278,6 +278,11 @@ impl Batches {
         self.order.chunks(self.batch)
     }
 
+    /// Reshuffles for a new epoch (what [`Batches::epoch`] does, without the batches).
+    pub fn reshuffle<R: Rng + ?Sized>(&mut self, rng: &mut R) {
+        shuffle(&mut self.order, rng);
+    }
+
     /// A batcher that continues from `order` (what [`Batches::order`] returned),
     /// e.g. after a checkpoint: the next [`Batches::epoch`] shuffles this order.
     pub fn with_order(order: Vec<usize>, batch: usize) -> Result<Self> {

@@ -25,12 +25,22 @@ const MAGIC: &[u8; 8] = b"MASTNNCK";
 const VERSION: u32 = 1;
 
 /// Checkpoints and interruption of [`Trainer::train_with`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RunControl {
     /// Where to write checkpoints and at most how often (`None`: never).
     pub checkpoint: Option<(PathBuf, Duration)>,
     /// Stops the run between steps when raised (default: [`Interrupt::global`]).
     pub interrupt: Interrupt,
+}
+
+impl Default for RunControl {
+    /// No checkpoints; stops on the global interrupt.
+    fn default() -> Self {
+        RunControl {
+            checkpoint: None,
+            interrupt: Interrupt::global(),
+        }
+    }
 }
 
 impl RunControl {

@@ -583,6 +583,7 @@ impl<'m> Trainer<'m> {
         let start = Instant::now();
         let limit = self.settings.eval_limit;
         let mut batches = Batches::new(train.n, self.settings.batch)?;
+        let resumed = resume.is_some();
         let mut at = match resume {
             Some(ck) => self.restore(ck, &mut batches)?,
             None => {
@@ -600,7 +601,7 @@ impl<'m> Trainer<'m> {
                 Position::start(row)
             }
         };
-        let offset = at.wall_s;
+        let offset = if resumed { at.wall_s } else { 0.0 };
         let wall = |start: &Instant| offset + start.elapsed().as_secs_f64();
         let mut last_ck = Instant::now();
         let save = |t: &Trainer, at: &Position, batches: &Batches, wall_s: f64| -> Result<()> {
@@ -622,7 +623,7 @@ impl<'m> Trainer<'m> {
         while at.epoch <= self.settings.epochs {
             if !at.shuffled {
                 let mut rng = self.data_rng.clone();
-                batches.epoch(&mut rng);
+                batches.reshuffle(&mut rng);
                 self.data_rng = rng;
                 at.shuffled = true;
             }
