@@ -78,8 +78,7 @@ pub fn this_command_with(extra: &[&str]) -> String {
 /// Quotes `s` for a POSIX shell when it needs it.
 pub fn quote(s: &str) -> String {
     let plain = !s.is_empty()
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_./:=,+@%".contains(c));
     if plain {
         s.to_string()

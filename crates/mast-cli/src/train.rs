@@ -276,7 +276,10 @@ fn run_network(a: &TrainArgs, path: &std::path::Path) -> Result<()> {
         (a.loss.is_some() || a.lambda.is_some(), "--loss/--lambda"),
     ];
     if let Some((_, flag)) = linear_only.iter().find(|(given, _)| *given) {
-        bail!("{flag} is for linear runs; {} is a network config (edit it instead)", path.display());
+        bail!(
+            "{flag} is for linear runs; {} is a network config (edit it instead)",
+            path.display()
+        );
     }
     let mut cfg = mast_nn::config::NnTrainConfig::read(path)?;
     let mode = if a.resume.is_some() {

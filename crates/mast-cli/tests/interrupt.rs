@@ -40,7 +40,11 @@ fn stderr(o: &Output) -> String {
 fn wait_for(path: &Path) {
     let t = Instant::now();
     while !path.exists() {
-        assert!(t.elapsed() < Duration::from_secs(60), "{} never appeared", path.display());
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "{} never appeared",
+            path.display()
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
 }
@@ -104,19 +108,34 @@ fn ctrl_c_on_a_linear_run_checkpoints_and_resumes_identically() {
     let out = child.wait_with_output().unwrap();
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(130), "{err}");
-    assert!(err.contains("resume with:") && err.contains(&format!("train --resume {}", a.display())), "{err}");
-    let step = json(&a.join("checkpoint.json"))["state"]["step"].as_u64().unwrap();
+    assert!(
+        err.contains("resume with:") && err.contains(&format!("train --resume {}", a.display())),
+        "{err}"
+    );
+    let step = json(&a.join("checkpoint.json"))["state"]["step"]
+        .as_u64()
+        .unwrap();
     assert!(step > 0, "interrupted at step {step}");
     assert!(!a.join("summary.json").exists());
     // Resume to a horizon just past the interruption, and run the same horizon straight.
     let total = (step / 500 + 2) * 500 + 17;
-    let o = mast(&["train", "--resume", a.to_str().unwrap(), "--steps", &total.to_string(), "--quiet"]);
+    let o = mast(&[
+        "train",
+        "--resume",
+        a.to_str().unwrap(),
+        "--steps",
+        &total.to_string(),
+        "--quiet",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let args = common(&b, &total.to_string());
     let o = mast(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(metrics_without_time(&a), metrics_without_time(&b));
-    assert_eq!(json(&a.join("model_final.json")), json(&b.join("model_final.json")));
+    assert_eq!(
+        json(&a.join("model_final.json")),
+        json(&b.join("model_final.json"))
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -149,20 +168,36 @@ fn kill_9_on_a_network_run_then_resume_is_bit_identical() {
     };
     std::fs::write(dir.join("a.toml"), config("a")).unwrap();
     std::fs::write(dir.join("b.toml"), config("b")).unwrap();
-    let child = spawn(&["train", "--config", dir.join("a.toml").to_str().unwrap(), "--quiet"]);
+    let child = spawn(&[
+        "train",
+        "--config",
+        dir.join("a.toml").to_str().unwrap(),
+        "--quiet",
+    ]);
     let a = dir.join("a");
     wait_for(&a.join("checkpoint.bin"));
     signal(&child, "-KILL");
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), None, "killed by a signal");
-    assert!(!a.join("summary.json").exists(), "the run ended before the kill");
+    assert!(
+        !a.join("summary.json").exists(),
+        "the run ended before the kill"
+    );
     let o = mast(&["train", "--resume", a.to_str().unwrap(), "--quiet"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let o = mast(&["train", "--config", dir.join("b.toml").to_str().unwrap(), "--quiet"]);
+    let o = mast(&[
+        "train",
+        "--config",
+        dir.join("b.toml").to_str().unwrap(),
+        "--quiet",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let b = dir.join("b");
     for f in ["metrics.csv", "model.bin"] {
-        let (x, y) = (std::fs::read(a.join(f)).unwrap(), std::fs::read(b.join(f)).unwrap());
+        let (x, y) = (
+            std::fs::read(a.join(f)).unwrap(),
+            std::fs::read(b.join(f)).unwrap(),
+        );
         assert!(x == y, "{f} differs");
     }
     let summary = json(&a.join("summary.json"));
@@ -197,11 +232,22 @@ fn an_experiment_rerun_skips_finished_runs() {
     write(40);
     let out = dir.join("out");
     let run = || {
-        mast(&["experiment", "curves", "--config", curves.to_str().unwrap(), "--out", out.to_str().unwrap(), "-q"])
+        mast(&[
+            "experiment",
+            "curves",
+            "--config",
+            curves.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "-q",
+        ])
     };
     let o = run();
     assert!(o.status.success(), "{}", stderr(&o));
-    let summaries: Vec<PathBuf> = walk(&out).into_iter().filter(|p| p.ends_with("summary.json") && p.with_file_name("metrics.csv").exists()).collect();
+    let summaries: Vec<PathBuf> = walk(&out)
+        .into_iter()
+        .filter(|p| p.ends_with("summary.json") && p.with_file_name("metrics.csv").exists())
+        .collect();
     assert_eq!(summaries.len(), 2, "{summaries:?}");
     let before: Vec<SystemTime> = summaries.iter().map(|p| mtime(p)).collect();
     let table = std::fs::read(out.join("curves.csv")).unwrap();

@@ -28,8 +28,8 @@ use crate::mask::Method;
 use crate::model::{HostParams, Model};
 use crate::prune::{prune_model, PruneResult};
 use crate::report::{
-    curves_csv, curves_summary_csv, prune_csv, prune_stats, prune_summary_csv,
-    prune_summary_md, CurveRow, PruneRow, PruneStat, Stats,
+    curves_csv, curves_summary_csv, prune_csv, prune_stats, prune_summary_csv, prune_summary_md,
+    CurveRow, PruneRow, PruneStat, Stats,
 };
 use crate::single::{finish, train_in_folder};
 use crate::train::{EpochMetrics, TrainSettings, Trainer};
@@ -134,11 +134,21 @@ fn run_one(spec: &RunSpec<'_>, log: &mut dyn FnMut(&str)) -> Result<RunRecord> {
     let record_path = dir.join("summary.json");
     if record_path.exists() {
         if let Ok(r) = read_json::<RunRecord>(&record_path) {
-            log(&format!("{label} seed {seed}: finished earlier, skipped ({})", dir.display()));
+            log(&format!(
+                "{label} seed {seed}: finished earlier, skipped ({})",
+                dir.display()
+            ));
             return Ok(r);
         }
     }
-    let mut trainer = Trainer::new(spec.model, spec.method, &cfg.train, seed, spec.shift, spec.shift)?;
+    let mut trainer = Trainer::new(
+        spec.model,
+        spec.method,
+        &cfg.train,
+        seed,
+        spec.shift,
+        spec.shift,
+    )?;
     let run = train_in_folder(
         &mut trainer,
         &spec.data.train,
@@ -153,13 +163,22 @@ fn run_one(spec: &RunSpec<'_>, log: &mut dyn FnMut(&str)) -> Result<RunRecord> {
         },
     )?;
     if let Some(step) = run.resumed_from {
-        log(&format!("{label} seed {seed}: resumed from the checkpoint at step {step}"));
+        log(&format!(
+            "{label} seed {seed}: resumed from the checkpoint at step {step}"
+        ));
     }
     if cfg.output.save_models {
         write_atomic(&dir.join("model.bin"), &run.params.to_bytes())?;
     }
     let t0 = Instant::now();
-    let results = prune_model(spec.model, &run.params, spec.shift, &spec.data.test, &cfg.prune, seed)?;
+    let results = prune_model(
+        spec.model,
+        &run.params,
+        spec.shift,
+        &spec.data.test,
+        &cfg.prune,
+        seed,
+    )?;
     let prune_s = t0.elapsed().as_secs_f64();
     log(&format!(
         "{label} seed {seed}: pruned {} models in {prune_s:.1}s",
@@ -168,7 +187,11 @@ fn run_one(spec: &RunSpec<'_>, log: &mut dyn FnMut(&str)) -> Result<RunRecord> {
     let medians = prune_stats(
         &results
             .iter()
-            .map(|r| PruneRow { method: label.clone(), seed, result: *r })
+            .map(|r| PruneRow {
+                method: label.clone(),
+                seed,
+                result: *r,
+            })
             .collect::<Vec<_>>(),
     )
     .iter()
@@ -244,13 +267,19 @@ fn make_shift(
     let Some(shift) = &cfg.shift else {
         return Ok(None);
     };
-    let saved = dir.join("shift").join(format!("seed-{seed}")).join("model.bin");
+    let saved = dir
+        .join("shift")
+        .join(format!("seed-{seed}"))
+        .join("model.bin");
     if shift.checkpoint.is_none() && saved.exists() {
         // Written by this experiment (same configuration) before it was interrupted.
         let bytes = std::fs::read(&saved).map_err(|e| NnError::io(&saved, "cannot read", e))?;
         let v = HostParams::from_bytes(&bytes, &saved)?;
         v.check(model.specs(), "shift")?;
-        log(&format!("shift v (seed {seed}): read back from {}", saved.display()));
+        log(&format!(
+            "shift v (seed {seed}): read back from {}",
+            saved.display()
+        ));
         return Ok(Some(v));
     }
     if let Some(path) = &shift.checkpoint {
@@ -360,15 +389,18 @@ pub fn run_nn_prune(
                 .join("runs")
                 .join(label_dir(method))
                 .join(format!("seed-{seed}"));
-            let run = run_one(&RunSpec {
-                cfg,
-                model: &model,
-                data: &data,
-                method: *method,
-                seed,
-                shift: shift.as_ref(),
-                dir: &run_dir,
-            }, log)?;
+            let run = run_one(
+                &RunSpec {
+                    cfg,
+                    model: &model,
+                    data: &data,
+                    method: *method,
+                    seed,
+                    shift: shift.as_ref(),
+                    dir: &run_dir,
+                },
+                log,
+            )?;
             finals.push(run.last.test_accuracy);
             train_s += run.last.train_s;
             let results = run.prune;

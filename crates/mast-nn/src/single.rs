@@ -167,7 +167,11 @@ pub fn run_single(
     if mode != FolderMode::Resume {
         write_atomic(&dir.join("config.toml"), cfg.to_toml()?.as_bytes())?;
     }
-    let root = cfg.data.root.clone().unwrap_or_else(|| crate::data::default_data_root(Path::new(".")));
+    let root = cfg
+        .data
+        .root
+        .clone()
+        .unwrap_or_else(|| crate::data::default_data_root(Path::new(".")));
     let mut data = crate::data::load(cfg.data.dataset, &root, cfg.seed)?;
     if let Some(n) = cfg.data.train_limit {
         data.train = data.train.head(n);
@@ -189,12 +193,19 @@ pub fn run_single(
     let mut trainer = Trainer::new(&model, cfg.method, &cfg.train, cfg.seed, None, None)?;
     let epochs = cfg.train.epochs;
     let every = Duration::from_secs_f64(cfg.output.checkpoint_every_s);
-    let run = train_in_folder(&mut trainer, &data.train, &data.test, dir, every, &mut |r| {
-        log(&format!(
+    let run = train_in_folder(
+        &mut trainer,
+        &data.train,
+        &data.test,
+        dir,
+        every,
+        &mut |r| {
+            log(&format!(
             "epoch {:>3}/{epochs}  step {:>7}  train loss {:.4}  test loss {:.4}  test acc {:.4}  [{:.1}s]",
             r.epoch, r.step, r.train_loss, r.test_loss, r.test_accuracy, r.wall_s
         ))
-    })?;
+        },
+    )?;
     write_atomic(&dir.join("model.bin"), &run.params.to_bytes())?;
     let summary = RunSummary {
         name,

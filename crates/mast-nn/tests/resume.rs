@@ -27,7 +27,9 @@ fn data_root() -> PathBuf {
         .iter()
         .find(|r| r.join("images/sklearn-digits/digits.csv.gz").exists())
         .cloned()
-        .expect("the sklearn digits data (images/sklearn-digits/digits.csv.gz under ../shared/data)")
+        .expect(
+            "the sklearn digits data (images/sklearn-digits/digits.csv.gz under ../shared/data)",
+        )
 }
 
 fn digits(n: usize) -> TrainTest {
@@ -59,7 +61,10 @@ fn both_ways(method: Method, stop: Stop) -> [(String, Vec<u8>); 2] {
     let data = digits(300);
     let model = Model::new(&ArchConfig::Mlp { hidden: vec![24] }, data.train.shape, 10).unwrap();
     let s = settings(0.9);
-    let dir = common::temp_dir(&format!("resume-{}-{stop:?}", method.to_string().replace(':', "-")));
+    let dir = common::temp_dir(&format!(
+        "resume-{}-{stop:?}",
+        method.to_string().replace(':', "-")
+    ));
     let ck = dir.join("checkpoint.bin");
 
     let mut whole = Trainer::new(&model, method, &s, 5, None, None).unwrap();
@@ -76,7 +81,9 @@ fn both_ways(method: Method, stop: Stop) -> [(String, Vec<u8>); 2] {
     let crash = first.train_with(&data.train, &data.test, &control, None, |row| {
         match stop {
             // kill -9 after the checkpoint of epoch 1's last step: the evaluation is lost.
-            Stop::CrashAtEpoch(e) if row.epoch == e => Err(mast_nn::NnError::param("test", "crash")),
+            Stop::CrashAtEpoch(e) if row.epoch == e => {
+                Err(mast_nn::NnError::param("test", "crash"))
+            }
             Stop::InterruptAtEpoch(e) if row.epoch == e => {
                 interrupt.raise();
                 Ok(())
@@ -86,12 +93,18 @@ fn both_ways(method: Method, stop: Stop) -> [(String, Vec<u8>); 2] {
     });
     match stop {
         Stop::CrashAtEpoch(_) => assert!(crash.is_err()),
-        Stop::InterruptAtEpoch(_) => assert!(matches!(crash.unwrap(), TrainEnd::Interrupted { .. })),
+        Stop::InterruptAtEpoch(_) => {
+            assert!(matches!(crash.unwrap(), TrainEnd::Interrupted { .. }))
+        }
     }
     drop(first);
     // Second part: a new process, from the checkpoint file only.
     let saved = NnCheckpoint::read(&ck).unwrap();
-    assert!(saved.step() > 0 && saved.step() < 21, "stopped mid-run at {}", saved.step());
+    assert!(
+        saved.step() > 0 && saved.step() < 21,
+        "stopped mid-run at {}",
+        saved.step()
+    );
     let mut rows = saved.rows().to_vec();
     let mut second = Trainer::new(&model, method, &s, 5, None, None).unwrap();
     let control = RunControl {
@@ -104,7 +117,9 @@ fn both_ways(method: Method, stop: Stop) -> [(String, Vec<u8>); 2] {
             Ok(())
         })
         .unwrap();
-    let TrainEnd::Completed(all) = end else { panic!("not completed") };
+    let TrainEnd::Completed(all) = end else {
+        panic!("not completed")
+    };
     assert_eq!(metrics_csv(&all), metrics_csv(&rows));
     let resumed = (metrics_csv(&rows), second.params().to_bytes());
     let _ = std::fs::remove_dir_all(&dir);
@@ -142,15 +157,24 @@ fn an_interrupted_run_resumes_bit_for_bit() {
 fn a_checkpoint_of_another_run_is_refused() {
     let data = digits(100);
     let model = Model::new(&ArchConfig::Mlp { hidden: vec![8] }, data.train.shape, 10).unwrap();
-    let s = TrainSettings { epochs: 1, ..settings(0.0) };
+    let s = TrainSettings {
+        epochs: 1,
+        ..settings(0.0)
+    };
     let dir = common::temp_dir("resume-refused");
     let ck = dir.join("checkpoint.bin");
     let mut t = Trainer::new(&model, Method::Erm, &s, 1, None, None).unwrap();
-    let control = RunControl { checkpoint: Some((ck.clone(), Duration::ZERO)), interrupt: Interrupt::new() };
-    t.train_with(&data.train, &data.test, &control, None, |_| Ok(())).unwrap();
+    let control = RunControl {
+        checkpoint: Some((ck.clone(), Duration::ZERO)),
+        interrupt: Interrupt::new(),
+    };
+    t.train_with(&data.train, &data.test, &control, None, |_| Ok(()))
+        .unwrap();
     let mut other = Trainer::new(&model, Method::Erm, &s, 2, None, None).unwrap();
     let saved = NnCheckpoint::read(&ck).unwrap();
-    let e = other.train_with(&data.train, &data.test, &control, Some(saved), |_| Ok(())).unwrap_err();
+    let e = other
+        .train_with(&data.train, &data.test, &control, Some(saved), |_| Ok(()))
+        .unwrap_err();
     assert!(e.to_string().contains("belongs to run"), "{e}");
     // A truncated file is a clear error, not a panic.
     let bytes = std::fs::read(&ck).unwrap();
@@ -204,9 +228,16 @@ fn nn_prune_resumes_and_skips_finished_runs() {
     // The interrupted experiment: runs 1 and 2 finished; run 3 has a checkpoint
     // from the middle of its training (made by training it partly by hand).
     let part = dir.join("part");
-    let two = NnPruneConfig { methods: vec![Method::Erm], ..cfg.clone() };
+    let two = NnPruneConfig {
+        methods: vec![Method::Erm],
+        ..cfg.clone()
+    };
     run_nn_prune(&two, &part, Existing::Refuse, &mut |_: &str| {}).unwrap();
-    std::fs::write(part.join("config.toml"), toml::to_string_pretty(&cfg).unwrap()).unwrap();
+    std::fs::write(
+        part.join("config.toml"),
+        toml::to_string_pretty(&cfg).unwrap(),
+    )
+    .unwrap();
     for f in ["summary.json", "prune.csv", "curves.csv", "report.md"] {
         std::fs::remove_file(part.join(f)).unwrap();
     }
@@ -235,11 +266,22 @@ fn nn_prune_resumes_and_skips_finished_runs() {
     let finished = part.join("runs/erm/seed-2/summary.json");
     let mtime = std::fs::metadata(&finished).unwrap().modified().unwrap();
     let mut lines = Vec::new();
-    run_nn_prune(&cfg, &part, Existing::Resume, &mut |l: &str| lines.push(l.to_string())).unwrap();
+    run_nn_prune(&cfg, &part, Existing::Resume, &mut |l: &str| {
+        lines.push(l.to_string())
+    })
+    .unwrap();
     let skipped: Vec<&String> = lines.iter().filter(|l| l.contains("skipped")).collect();
     assert_eq!(skipped.len(), 2, "{lines:#?}");
-    assert!(lines.iter().any(|l| l.contains("bernoulli:0.5 seed 1: resumed from the checkpoint at step 6")), "{lines:#?}");
-    assert_eq!(std::fs::metadata(&finished).unwrap().modified().unwrap(), mtime);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("bernoulli:0.5 seed 1: resumed from the checkpoint at step 6")),
+        "{lines:#?}"
+    );
+    assert_eq!(
+        std::fs::metadata(&finished).unwrap().modified().unwrap(),
+        mtime
+    );
     assert!(!run3.join("checkpoint.bin").exists());
     for f in [
         "prune.csv",
@@ -254,7 +296,10 @@ fn nn_prune_resumes_and_skips_finished_runs() {
         assert!(a == b, "{f} differs");
     }
     // A folder holding another configuration is refused.
-    let other = NnPruneConfig { seeds: vec![7], ..cfg.clone() };
+    let other = NnPruneConfig {
+        seeds: vec![7],
+        ..cfg.clone()
+    };
     let e = run_nn_prune(&other, &part, Existing::Resume, &mut |_: &str| {}).unwrap_err();
     assert!(e.to_string().contains("another configuration"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);

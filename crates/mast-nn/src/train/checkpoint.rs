@@ -181,12 +181,15 @@ impl NnCheckpoint {
             at = end;
             Ok(part)
         };
-        let header: Header = serde_json::from_slice(chunk("header")?)
-            .map_err(|e| bad(format!("header: {e}")))?;
+        let header: Header =
+            serde_json::from_slice(chunk("header")?).map_err(|e| bad(format!("header: {e}")))?;
         let params = HostParams::from_bytes(chunk("parameters")?, path)?;
         let velocity = HostParams::from_bytes(&bytes[at..], path)?;
         if header.version != VERSION {
-            return Err(bad(format!("version {} (expected {VERSION})", header.version)));
+            return Err(bad(format!(
+                "version {} (expected {VERSION})",
+                header.version
+            )));
         }
         let present = header.has_velocity.iter().filter(|&&v| v).count();
         if header.has_velocity.len() != params.values.len() || present != velocity.values.len() {
@@ -242,7 +245,10 @@ impl Trainer<'_> {
         let h = ck.header;
         let refuse = |m: String| Err(NnError::param("checkpoint", m));
         if h.run != self.name {
-            return refuse(format!("it belongs to run `{}`, not `{}`", h.run, self.name));
+            return refuse(format!(
+                "it belongs to run `{}`, not `{}`",
+                h.run, self.name
+            ));
         }
         if h.batch != self.settings.batch || h.batch_order.len() != batches.order().len() {
             return refuse(format!(
@@ -254,7 +260,11 @@ impl Trainer<'_> {
             ));
         }
         ck.params.check(self.model.specs(), "checkpoint")?;
-        let device = self.params.first().map(|p| p.device()).unwrap_or_else(super::cpu);
+        let device = self
+            .params
+            .first()
+            .map(|p| p.device())
+            .unwrap_or_else(super::cpu);
         self.params = ck.params.to_tensors(&device);
         let mut saved = ck.velocity.to_tensors(&device).into_iter();
         self.velocity = h
@@ -262,7 +272,12 @@ impl Trainer<'_> {
             .iter()
             .map(|&has| if has { saved.next() } else { None })
             .collect();
-        if self.velocity.iter().zip(&self.params).any(|(v, p)| v.as_ref().is_some_and(|v| v.dims() != p.dims())) {
+        if self
+            .velocity
+            .iter()
+            .zip(&self.params)
+            .any(|(v, p)| v.as_ref().is_some_and(|v| v.dims() != p.dims()))
+        {
             return refuse("momentum buffers do not fit the parameters".into());
         }
         self.step = h.step;

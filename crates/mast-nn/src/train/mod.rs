@@ -23,8 +23,8 @@ mod checkpoint;
 mod masks;
 mod update;
 
-pub use checkpoint::{NnCheckpoint, RunControl, TrainEnd};
 use checkpoint::Position;
+pub use checkpoint::{NnCheckpoint, RunControl, TrainEnd};
 
 pub use masks::{masked_loss, DeviceMasks};
 use masks::{FastNeurons, MaskSource};

@@ -306,7 +306,12 @@ impl<'a, O: Objective + ?Sized> Executor<'a, O> {
 }
 
 /// What a checkpoint records of the executor: state, best, rows, pending loss sums.
-type Progressed<'s> = (&'s IterState, &'s Option<Best>, &'s [MetricsRow], (f64, u64));
+type Progressed<'s> = (
+    &'s IterState,
+    &'s Option<Best>,
+    &'s [MetricsRow],
+    (f64, u64),
+);
 
 fn write_checkpoint<O: Objective + ?Sized>(
     path: &std::path::Path,

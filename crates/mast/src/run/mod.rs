@@ -16,8 +16,8 @@ pub mod train;
 
 pub use config::{CheckedTrain, TrainConfig};
 pub use executor::{Best, Checkpoint, Evaluator, Executor, RunOutcome, DIVERGENCE_FACTOR};
-pub use interrupt::Interrupt;
 pub use inspect::{theory_overview, TheoryOverview};
+pub use interrupt::Interrupt;
 pub use metrics::{read_csv, to_csv, MetricsRow};
 pub use observer::{MetricsCsv, Observer, RunStart, RunStatus};
 pub use rate::{fit_rate, ObservedRate};
