@@ -6,6 +6,7 @@
 mod data;
 mod erm;
 mod experiment;
+mod interrupt;
 #[cfg(feature = "mpi")]
 mod mpi;
 mod nn;
@@ -46,6 +47,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    interrupt::install();
     let result = match cli.command {
         Command::Train(args) => train::run(*args),
         Command::Theory(args) => theory::run(*args),
@@ -56,6 +58,18 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<interrupt::Interrupted>().is_some() => {
+            eprintln!("{e}");
+            ExitCode::from(interrupt::EXIT_INTERRUPTED)
+        }
+        Err(e) if interrupt::raised() => {
+            eprintln!("error: {e:#}");
+            eprintln!(
+                "interrupted: finished runs and checkpoints are kept\nresume with:\n  {}",
+                interrupt::this_command_with(&[])
+            );
+            ExitCode::from(interrupt::EXIT_INTERRUPTED)
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

@@ -17,8 +17,12 @@ pub struct NnPruneArgs {
     #[arg(long)]
     out: Option<PathBuf>,
     /// Replace a run folder that already holds an experiment.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume")]
     force: bool,
+    /// Continue the experiment in its folder: finished runs are kept (not redone),
+    /// an interrupted run continues from its checkpoint; the folder's config must match.
+    #[arg(long)]
+    resume: bool,
 }
 
 /// Runs the experiment and prints where its results are.
@@ -28,11 +32,25 @@ pub fn run(args: NnPruneArgs) -> Result<()> {
     let dir = args.out.unwrap_or_else(|| default_dir(&cfg));
     let existing = if args.force {
         Existing::Replace
+    } else if args.resume {
+        Existing::Resume
     } else {
         Existing::Refuse
     };
     let mut log = |line: &str| eprintln!("{line}");
-    let summary = run_nn_prune(&cfg, &dir, existing, &mut log)?;
+    let summary = match run_nn_prune(&cfg, &dir, existing, &mut log) {
+        Err(mast_nn::NnError::Mast(mast::MastError::Interrupted { step, dir: run_dir })) => {
+            return Err(crate::interrupt::Interrupted {
+                what: format!(
+                    "stopped after step {step} of the run in {}; finished runs and its checkpoint are kept",
+                    run_dir.display()
+                ),
+                resume: crate::interrupt::this_command_with(&["--resume"]),
+            }
+            .into())
+        }
+        other => other?,
+    };
     println!(
         "run folder     {}",
         std::path::absolute(&dir).unwrap_or(dir.clone()).display()

@@ -97,7 +97,7 @@ impl Observer for Progress {
         if let Some(bar) = self.bar.take() {
             match status {
                 RunStatus::Completed => bar.finish(),
-                RunStatus::Diverged { .. } => bar.abandon(),
+                RunStatus::Diverged { .. } | RunStatus::Interrupted { .. } => bar.abandon(),
             }
         }
         Ok(())

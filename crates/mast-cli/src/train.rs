@@ -250,10 +250,110 @@ pub(crate) fn build_config(a: &TrainArgs) -> Result<(TrainConfig, FolderMode)> {
     Ok((cfg, mode))
 }
 
+/// The network config behind `args`, if the config (or the resumed folder's
+/// config.toml) is one (it has a `[model]` table).
+fn network_config(a: &TrainArgs) -> Result<Option<PathBuf>> {
+    let path = match (&a.resume, &a.config) {
+        (Some(dir), _) => dir.join("config.toml"),
+        (None, Some(path)) => path.clone(),
+        (None, None) => return Ok(None),
+    };
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read config {}", path.display()))?;
+    Ok(mast_nn::config::NnTrainConfig::is_network_config(&text).then_some(path))
+}
+
+/// Runs `mast train` on a network config (`[model]` table): mast-nn's trainer,
+/// with checkpoints, `--resume` and Ctrl-C.
+fn run_network(a: &TrainArgs, path: &std::path::Path) -> Result<()> {
+    let linear_only = [
+        (a.train.is_some(), "--train"),
+        (a.test.is_some(), "--test"),
+        (a.sketch.is_some(), "--sketch"),
+        (a.method.is_some(), "--method"),
+        (a.steps.is_some(), "--steps"),
+        (a.epochs.is_some(), "--epochs"),
+        (a.step_size.is_some(), "--step-size"),
+        (a.batch.is_some(), "--batch"),
+        (a.threads.is_some(), "--threads"),
+        (a.loss.is_some() || a.lambda.is_some(), "--loss/--lambda"),
+    ];
+    if let Some((_, flag)) = linear_only.iter().find(|(given, _)| *given) {
+        bail!(
+            "{flag} is for linear runs; {} is a network config (edit it instead)",
+            path.display()
+        );
+    }
+    let mut cfg = mast_nn::config::NnTrainConfig::read(path)?;
+    let mode = if a.resume.is_some() {
+        if a.out.is_some() || a.seed.is_some() {
+            bail!("--resume continues a run as configured: only --quiet may be given");
+        }
+        FolderMode::Resume
+    } else if a.force {
+        FolderMode::Overwrite
+    } else {
+        FolderMode::Fresh
+    };
+    if let Some(dir) = &a.resume {
+        cfg.output.dir = absolute(dir.clone())?;
+    }
+    if let Some(out) = &a.out {
+        cfg.output.dir = absolute(out.clone())?;
+    }
+    if let Some(seed) = a.seed {
+        cfg.seed = seed;
+    }
+    if let Some(name) = &a.name {
+        cfg.name = Some(name.clone());
+    }
+    let quiet = a.quiet;
+    let mut log = |line: &str| {
+        if !quiet {
+            eprintln!("{line}")
+        }
+    };
+    let summary = match mast_nn::single::run_single(&cfg, mode, &mut log) {
+        Err(mast_nn::NnError::Mast(mast::MastError::Interrupted { step, dir })) => {
+            return Err(crate::interrupt::Interrupted {
+                what: format!(
+                    "stopped after step {step}; checkpoint.bin and metrics.csv are in {}",
+                    dir.display()
+                ),
+                resume: resume_command(&dir),
+            }
+            .into())
+        }
+        other => other?,
+    };
+    println!("run folder     {}", cfg.output.dir.display());
+    println!(
+        "network        {} parameters, {} (seed {}), {} train / {} test images",
+        summary.num_params, summary.method, summary.seed, summary.n_train, summary.n_test
+    );
+    println!(
+        "final          {} steps, test loss {:.6}, test accuracy {:.4}",
+        summary.steps, summary.last.test_loss, summary.last.test_accuracy
+    );
+    Ok(())
+}
+
+/// `<this program> train --resume DIR`.
+fn resume_command(dir: &std::path::Path) -> String {
+    format!(
+        "{} train --resume {}",
+        crate::interrupt::quote(&std::env::args().next().unwrap_or("mast".into())),
+        crate::interrupt::quote(&dir.display().to_string())
+    )
+}
+
 /// Runs `mast train`.
 pub fn run(args: TrainArgs) -> Result<()> {
     if args.no_cache {
         mast::data::cache::disable();
+    }
+    if let Some(path) = network_config(&args)? {
+        return run_network(&args, &path);
     }
     let (cfg, mode) = build_config(&args)?;
     #[cfg(feature = "mpi")]
@@ -263,7 +363,19 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let checked = cfg.check()?;
     let mut progress = Progress::new(args.quiet);
     let mut observers: [&mut dyn Observer; 1] = [&mut progress];
-    let report = train(&checked, &mut observers, mode)?;
+    let report = match train(&checked, &mut observers, mode) {
+        Err(mast::MastError::Interrupted { step, dir }) => {
+            return Err(crate::interrupt::Interrupted {
+                what: format!(
+                    "stopped after step {step}; checkpoint.json and metrics.csv are in {}",
+                    dir.display()
+                ),
+                resume: resume_command(&dir),
+            }
+            .into())
+        }
+        other => other?,
+    };
     print_report(&report);
     Ok(())
 }

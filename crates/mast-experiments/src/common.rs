@@ -144,32 +144,67 @@ impl DataSettings {
     }
 }
 
-/// Runs one configuration into its folder (replacing an earlier run there).
-/// A diverged run is not an error here: its report says so.
+/// Runs one configuration into its folder, picking up earlier work there: a
+/// finished run whose `config.toml` equals this configuration is read back, not
+/// redone; an unfinished one (a checkpoint, no summary) continues from its
+/// checkpoint; a folder holding another configuration is replaced (its run is
+/// redone). A diverged run is not an error here: its report says so.
 pub fn run_config(cfg: &TrainConfig) -> Result<TrainReport> {
     let checked = cfg.clone().check()?;
-    match train(&checked, &mut [], FolderMode::Overwrite) {
-        Ok(r) => Ok(r),
-        Err(mast::MastError::Diverged { .. }) => {
-            // Everything was written; read the summary back for the caller.
-            let dir = &cfg.output.dir;
-            let summary: mast::run::Summary = mast::run::io::read_json(&dir.join("summary.json"))?;
-            let rows = mast::run::read_csv(&dir.join("metrics.csv"))?;
-            let state = mast::algorithm::IterState::start(Vec::new());
-            Ok(TrainReport {
-                dir: dir.clone(),
-                outcome: mast::run::RunOutcome {
-                    state,
-                    rows,
-                    best: None,
-                    status: summary.status.clone(),
-                    elapsed_s: summary.wall_time_s,
-                },
-                summary,
-            })
+    let dir = &checked.config.output.dir;
+    let same_config = std::fs::read_to_string(dir.join("config.toml"))
+        .is_ok_and(|old| checked.config.to_toml().is_ok_and(|new| old == new));
+    if same_config && dir.join("summary.json").exists() {
+        if let Ok(report) = read_back(dir) {
+            return Ok(report);
         }
+    }
+    let mode = if same_config && dir.join("checkpoint.json").exists() {
+        FolderMode::Resume
+    } else {
+        FolderMode::Overwrite
+    };
+    match train(&checked, &mut [], mode) {
+        Ok(r) => Ok(r),
+        Err(mast::MastError::Diverged { .. }) => read_back(dir),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The report of a finished run, read back from its folder (`summary.json`,
+/// `metrics.csv`, `model_final.json`, `model_best.json`).
+pub fn read_back(dir: &Path) -> Result<TrainReport> {
+    use mast::run::io::read_json;
+    use mast::run::{Best, SavedModel};
+    let summary: mast::run::Summary = read_json(&dir.join("summary.json"))?;
+    let rows = mast::run::read_csv(&dir.join("metrics.csv"))?;
+    let mut state = mast::algorithm::IterState::start(Vec::new());
+    if let Ok(m) = read_json::<SavedModel>(&dir.join("model_final.json")) {
+        state.x = m.x;
+        state.step = m.step;
+    }
+    let best = read_json::<SavedModel>(&dir.join("model_best.json"))
+        .ok()
+        .map(|m| Best {
+            loss: rows
+                .iter()
+                .find(|r| r.step == m.step)
+                .map_or(f64::NAN, |r| r.loss),
+            step: m.step,
+            x: m.x,
+            val_accuracy: m.val_accuracy,
+        });
+    Ok(TrainReport {
+        dir: dir.to_path_buf(),
+        outcome: mast::run::RunOutcome {
+            state,
+            rows,
+            best,
+            status: summary.status.clone(),
+            elapsed_s: summary.wall_time_s,
+        },
+        summary,
+    })
 }
 
 /// Writes CSV text atomically.

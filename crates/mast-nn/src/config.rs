@@ -188,3 +188,133 @@ impl NnPruneConfig {
             .unwrap_or_else(|| default_data_root(Path::new(".")))
     }
 }
+
+/// Where a single network run (`mast train` on a network config) writes.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunOutput {
+    /// Run folder.
+    #[serde(default = "default_run_dir")]
+    pub dir: PathBuf,
+    /// Seconds between checkpoints (checked between steps; also written at the
+    /// end of the run and on Ctrl-C).
+    #[serde(default = "default_checkpoint_every")]
+    pub checkpoint_every_s: f64,
+}
+
+fn default_run_dir() -> PathBuf {
+    PathBuf::from("runs/nn")
+}
+
+fn default_checkpoint_every() -> f64 {
+    60.0
+}
+
+impl Default for RunOutput {
+    fn default() -> Self {
+        RunOutput {
+            dir: default_run_dir(),
+            checkpoint_every_s: default_checkpoint_every(),
+        }
+    }
+}
+
+/// One network training run (`mast train --config FILE` where the file has a
+/// `[model]` table): one method, one seed, checkpoints and `--resume`.
+///
+/// ```
+/// use mast_nn::config::NnTrainConfig;
+/// let text = r#"
+/// method = "bernoulli:0.5"
+/// seed = 3
+/// [data]
+/// dataset = "digits"
+/// [model]
+/// arch = "mlp"
+/// hidden = [32]
+/// [train]
+/// epochs = 2
+/// lr = 0.05
+/// "#;
+/// assert!(NnTrainConfig::is_network_config(text));
+/// let cfg = NnTrainConfig::from_toml(text, std::path::Path::new("run.toml")).unwrap();
+/// assert_eq!(cfg.seed, 3);
+/// ```
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NnTrainConfig {
+    /// Run name (default: the folder's name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Seed of the initialisation, data order and masks.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// The method, e.g. `erm`, `dropout:0.5`, `bernoulli:0.5`, `neuron:0.5`.
+    pub method: Method,
+    /// The data.
+    pub data: DataSection,
+    /// The network.
+    pub model: ArchConfig,
+    /// Optimisation.
+    pub train: TrainSettings,
+    /// Output.
+    #[serde(default)]
+    pub output: RunOutput,
+}
+
+fn default_seed() -> u64 {
+    mast::rng::DEFAULT_SEED
+}
+
+impl NnTrainConfig {
+    /// Whether TOML text is a network run config (it has a `[model]` table)
+    /// rather than a linear one.
+    pub fn is_network_config(text: &str) -> bool {
+        text.parse::<toml::Table>()
+            .is_ok_and(|t| t.get("model").is_some_and(toml::Value::is_table))
+    }
+
+    /// Parses TOML text; `path` names the file in errors.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Self> {
+        toml::from_str(text).map_err(|e| NnError::Config {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Reads a config file, resolves its relative paths against its folder and
+    /// checks the values.
+    pub fn read(path: &Path) -> Result<Self> {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| NnError::io(path, "cannot read", e))?;
+        let mut cfg = Self::from_toml(&text, path)?;
+        let base = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        cfg.data.root = Some(match &cfg.data.root {
+            Some(r) => absolute(base, r),
+            None => default_data_root(base),
+        });
+        cfg.output.dir = absolute(base, &cfg.output.dir);
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    /// Checks the values.
+    pub fn check(&self) -> Result<()> {
+        if self.output.checkpoint_every_s.is_nan() || self.output.checkpoint_every_s < 0.0 {
+            return Err(NnError::param(
+                "output.checkpoint_every_s",
+                format!("must be ≥ 0, got {}", self.output.checkpoint_every_s),
+            ));
+        }
+        self.train.check()
+    }
+
+    /// The configuration as TOML (what the run folder's `config.toml` holds).
+    pub fn to_toml(&self) -> Result<String> {
+        toml::to_string_pretty(self)
+            .map_err(|e| NnError::param("config", format!("cannot serialise: {e}")))
+    }
+}

@@ -5,7 +5,8 @@
 //! ```text
 //! runs/<name>/
 //!   config.toml            the resolved configuration
-//!   runs/<method>/seed-<s>/metrics.csv, summary.json, model.bin
+//!   runs/<method>/seed-<s>/metrics.csv, timings.csv, summary.json, model.bin
+//!                          (checkpoint.bin while a run is unfinished)
 //!   shift/seed-<s>/model.bin   the pre-trained v (with a [shift] section)
 //!   curves.csv             every epoch of every run
 //!   curves_summary.csv     per method and epoch: mean, std over seeds
@@ -16,20 +17,21 @@
 //! ```
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use mast::run::io::{write_atomic, write_json};
+use mast::run::io::{read_json, write_atomic, write_json};
 
 use crate::config::NnPruneConfig;
 use crate::data::{load, TrainTest};
 use crate::error::{NnError, Result};
 use crate::mask::Method;
 use crate::model::{HostParams, Model};
-use crate::prune::prune_model;
+use crate::prune::{prune_model, PruneResult};
 use crate::report::{
-    curves_csv, curves_summary_csv, metrics_csv, prune_csv, prune_stats, prune_summary_csv,
-    prune_summary_md, CurveRow, PruneRow, PruneStat, Stats,
+    curves_csv, curves_summary_csv, prune_csv, prune_stats, prune_summary_csv, prune_summary_md,
+    CurveRow, PruneRow, PruneStat, Stats,
 };
+use crate::single::{finish, train_in_folder};
 use crate::train::{EpochMetrics, TrainSettings, Trainer};
 
 /// Per-method results.
@@ -83,6 +85,131 @@ pub enum Existing {
     Refuse,
     /// Replace it.
     Replace,
+    /// Continue the experiment in it: finished runs are read back (not redone),
+    /// an interrupted run continues from its checkpoint. The folder's
+    /// `config.toml` must equal the configuration given (else refused).
+    Resume,
+}
+
+/// `runs/<method>/seed-<s>/summary.json`: written when a run is finished
+/// (trained and pruned); what a resumed experiment reads back instead of
+/// redoing the run.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RunRecord {
+    /// Method label.
+    pub method: String,
+    /// Seed.
+    pub seed: u64,
+    /// Training steps.
+    pub steps: u64,
+    /// The last epoch's row.
+    pub last: EpochMetrics,
+    /// Every epoch's row.
+    pub rows: Vec<EpochMetrics>,
+    /// Seconds spent pruning.
+    pub prune_s: f64,
+    /// Median pruned test accuracy per q.
+    pub prune_medians: Vec<(f64, f64)>,
+    /// Every pruned model's result.
+    pub prune: Vec<PruneResult>,
+}
+
+/// One run of the experiment: what it trains, and where.
+struct RunSpec<'a> {
+    cfg: &'a NnPruneConfig,
+    model: &'a Model,
+    data: &'a TrainTest,
+    method: Method,
+    seed: u64,
+    shift: Option<&'a HostParams>,
+    dir: &'a Path,
+}
+
+/// Seconds between checkpoints of an experiment's runs.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(30);
+
+/// Trains and prunes one run in its folder, or reads it back if it is finished.
+fn run_one(spec: &RunSpec<'_>, log: &mut dyn FnMut(&str)) -> Result<RunRecord> {
+    let (cfg, label, seed, dir) = (spec.cfg, spec.method.to_string(), spec.seed, spec.dir);
+    let record_path = dir.join("summary.json");
+    if record_path.exists() {
+        if let Ok(r) = read_json::<RunRecord>(&record_path) {
+            log(&format!(
+                "{label} seed {seed}: finished earlier, skipped ({})",
+                dir.display()
+            ));
+            return Ok(r);
+        }
+    }
+    let mut trainer = Trainer::new(
+        spec.model,
+        spec.method,
+        &cfg.train,
+        seed,
+        spec.shift,
+        spec.shift,
+    )?;
+    let run = train_in_folder(
+        &mut trainer,
+        &spec.data.train,
+        &spec.data.test,
+        dir,
+        CHECKPOINT_EVERY,
+        &mut |row| {
+            log(&format!(
+                "{label} seed {seed}: epoch {:>3}/{}  train loss {:.4}  test loss {:.4}  test acc {:.4}  [{:.1}s]",
+                row.epoch, cfg.train.epochs, row.train_loss, row.test_loss, row.test_accuracy, row.wall_s
+            ))
+        },
+    )?;
+    if let Some(step) = run.resumed_from {
+        log(&format!(
+            "{label} seed {seed}: resumed from the checkpoint at step {step}"
+        ));
+    }
+    if cfg.output.save_models {
+        write_atomic(&dir.join("model.bin"), &run.params.to_bytes())?;
+    }
+    let t0 = Instant::now();
+    let results = prune_model(
+        spec.model,
+        &run.params,
+        spec.shift,
+        &spec.data.test,
+        &cfg.prune,
+        seed,
+    )?;
+    let prune_s = t0.elapsed().as_secs_f64();
+    log(&format!(
+        "{label} seed {seed}: pruned {} models in {prune_s:.1}s",
+        cfg.prune.q.len() * cfg.prune.masks
+    ));
+    let medians = prune_stats(
+        &results
+            .iter()
+            .map(|r| PruneRow {
+                method: label.clone(),
+                seed,
+                result: *r,
+            })
+            .collect::<Vec<_>>(),
+    )
+    .iter()
+    .map(|p| (p.q, p.accuracy.median))
+    .collect();
+    let record = RunRecord {
+        method: label,
+        seed,
+        steps: run.steps,
+        last: run.rows.last().cloned().expect("at least the initial row"),
+        rows: run.rows,
+        prune_s,
+        prune_medians: medians,
+        prune: results,
+    };
+    write_json(&record_path, &record)?;
+    finish(dir)?;
+    Ok(record)
 }
 
 fn label_dir(method: &Method) -> String {
@@ -97,10 +224,15 @@ fn prepare(dir: &Path, existing: Existing) -> Result<()> {
         return Err(NnError::param(
             "output.dir",
             format!(
-                "{} already holds an experiment: replace it with --force or choose another --out",
+                "{} already holds an experiment: continue it with --resume, replace it with --force, or choose another --out",
                 dir.display()
             ),
         ));
+    }
+    if existing == Existing::Resume {
+        // Finished runs and checkpoints stay; the tables are rewritten at the end.
+        return std::fs::create_dir_all(dir)
+            .map_err(|e| NnError::io(dir, "cannot create folder", e));
     }
     for f in [
         "summary.json",
@@ -135,6 +267,21 @@ fn make_shift(
     let Some(shift) = &cfg.shift else {
         return Ok(None);
     };
+    let saved = dir
+        .join("shift")
+        .join(format!("seed-{seed}"))
+        .join("model.bin");
+    if shift.checkpoint.is_none() && saved.exists() {
+        // Written by this experiment (same configuration) before it was interrupted.
+        let bytes = std::fs::read(&saved).map_err(|e| NnError::io(&saved, "cannot read", e))?;
+        let v = HostParams::from_bytes(&bytes, &saved)?;
+        v.check(model.specs(), "shift")?;
+        log(&format!(
+            "shift v (seed {seed}): read back from {}",
+            saved.display()
+        ));
+        return Ok(Some(v));
+    }
     if let Some(path) = &shift.checkpoint {
         let bytes = std::fs::read(path).map_err(|e| NnError::io(path, "cannot read", e))?;
         let v = HostParams::from_bytes(&bytes, path)?;
@@ -190,10 +337,24 @@ pub fn run_nn_prune(
 ) -> Result<ExperimentSummary> {
     cfg.check()?;
     let start = Instant::now();
-    prepare(dir, existing)?;
     let config_text = toml::to_string_pretty(cfg)
         .map_err(|e| NnError::param("config", format!("cannot serialise: {e}")))?;
-    write_atomic(&dir.join("config.toml"), config_text.as_bytes())?;
+    let config_path = dir.join("config.toml");
+    if existing == Existing::Resume && config_path.exists() {
+        let old = std::fs::read_to_string(&config_path)
+            .map_err(|e| NnError::io(&config_path, "cannot read", e))?;
+        if old != config_text {
+            return Err(NnError::param(
+                "--resume",
+                format!(
+                    "{} holds an experiment with another configuration: its runs cannot be reused (replace it with --force, or choose another --out)",
+                    dir.display()
+                ),
+            ));
+        }
+    }
+    prepare(dir, existing)?;
+    write_atomic(&config_path, config_text.as_bytes())?;
 
     let root = cfg.data_root();
     let mut data = load(cfg.data.dataset, &root, cfg.seeds[0])?;
@@ -228,51 +389,23 @@ pub fn run_nn_prune(
                 .join("runs")
                 .join(label_dir(method))
                 .join(format!("seed-{seed}"));
-            let mut trainer = Trainer::new(
-                &model,
-                *method,
-                &cfg.train,
-                seed,
-                shift.as_ref(),
-                shift.as_ref(),
+            let run = run_one(
+                &RunSpec {
+                    cfg,
+                    model: &model,
+                    data: &data,
+                    method: *method,
+                    seed,
+                    shift: shift.as_ref(),
+                    dir: &run_dir,
+                },
+                log,
             )?;
-            let mut rows_so_far: Vec<EpochMetrics> = Vec::new();
-            let rows = trainer.train(&data.train, &data.test, |row| {
-                rows_so_far.push(row.clone());
-                log(&format!(
-                    "{label} seed {seed}: epoch {:>3}  train loss {:.4}  test loss {:.4}  test acc {:.4}  [{:.1}s]",
-                    row.epoch, row.train_loss, row.test_loss, row.test_accuracy, row.wall_s
-                ));
-                write_atomic(&run_dir.join("metrics.csv"), metrics_csv(&rows_so_far).as_bytes())?;
-                Ok(())
-            })?;
-            let x = trainer.params();
-            if cfg.output.save_models {
-                write_atomic(&run_dir.join("model.bin"), &x.to_bytes())?;
-            }
-            let last = rows.last().cloned();
-            let t0 = Instant::now();
-            let results = prune_model(&model, &x, shift.as_ref(), &data.test, &cfg.prune, seed)?;
-            let prune_s = t0.elapsed().as_secs_f64();
-            if let Some(last) = &last {
-                finals.push(last.test_accuracy);
-                train_s += last.train_s;
-                write_json(
-                    &run_dir.join("summary.json"),
-                    &serde_json::json!({
-                        "method": label,
-                        "seed": seed,
-                        "steps": trainer.steps(),
-                        "final": last,
-                        "prune_s": prune_s,
-                        "prune_medians": prune_stats(&results.iter().map(|r| PruneRow {
-                            method: label.clone(), seed, result: *r }).collect::<Vec<_>>())
-                            .iter().map(|p| (p.q, p.accuracy.median)).collect::<Vec<_>>(),
-                    }),
-                )?;
-            }
-            steps += trainer.steps();
-            curves.extend(rows.into_iter().map(|metrics| CurveRow {
+            finals.push(run.last.test_accuracy);
+            train_s += run.last.train_s;
+            let results = run.prune;
+            steps += run.steps;
+            curves.extend(run.rows.into_iter().map(|metrics| CurveRow {
                 method: label.clone(),
                 seed,
                 metrics,
@@ -282,10 +415,6 @@ pub fn run_nn_prune(
                 seed,
                 result,
             }));
-            log(&format!(
-                "{label} seed {seed}: pruned {} models in {prune_s:.1}s",
-                cfg.prune.q.len() * cfg.prune.masks
-            ));
             write_atomic(&dir.join("curves.csv"), curves_csv(&curves).as_bytes())?;
             write_atomic(&dir.join("prune.csv"), prune_csv(&pruned).as_bytes())?;
         }

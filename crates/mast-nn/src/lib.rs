@@ -27,6 +27,7 @@ pub mod mask;
 pub mod model;
 pub mod prune;
 pub mod report;
+pub mod single;
 pub mod train;
 
 pub use burn;

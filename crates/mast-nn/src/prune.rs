@@ -74,7 +74,7 @@ impl PruneSettings {
 }
 
 /// Test accuracy of one pruned model.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PruneResult {
     /// Fraction of weights kept.
     pub q: f64,

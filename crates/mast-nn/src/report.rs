@@ -90,20 +90,29 @@ fn num(x: f64) -> String {
     }
 }
 
-/// `metrics.csv` of one run.
+/// `metrics.csv` of one run (no timings: those go to [`timings_csv`]).
 pub fn metrics_csv(rows: &[EpochMetrics]) -> String {
-    let mut s = String::from("epoch,step,train_loss,test_loss,test_accuracy,train_s,wall_s\n");
+    let mut s = String::from("epoch,step,train_loss,test_loss,test_accuracy\n");
     for r in rows {
         s += &format!(
-            "{},{},{},{},{},{:.3},{:.3}\n",
+            "{},{},{},{},{}\n",
             r.epoch,
             r.step,
             num(r.train_loss),
             num(r.test_loss),
             num(r.test_accuracy),
-            r.train_s,
-            r.wall_s
         );
+    }
+    s
+}
+
+/// A run's `timings.csv`: seconds of training and of wall time at each epoch (kept
+/// apart from `metrics.csv`, which is identical between identical runs, and
+/// between a resumed run and one that never stopped).
+pub fn timings_csv(rows: &[EpochMetrics]) -> String {
+    let mut s = String::from("epoch,step,train_s,wall_s\n");
+    for r in rows {
+        s += &format!("{},{},{:.3},{:.3}\n", r.epoch, r.step, r.train_s, r.wall_s);
     }
     s
 }

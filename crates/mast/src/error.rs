@@ -94,6 +94,15 @@ pub enum MastError {
         /// Why.
         message: String,
     },
+    /// The run was interrupted (Ctrl-C, see [`crate::run::Interrupt`]) after
+    /// writing its checkpoint and partial results into `dir`.
+    #[error("interrupted at step {step}: checkpoint and partial results are in {}", dir.display())]
+    Interrupted {
+        /// Steps done when the run stopped.
+        step: u64,
+        /// The run folder holding the checkpoint.
+        dir: PathBuf,
+    },
 }
 
 impl MastError {

@@ -278,6 +278,39 @@ impl Batches {
         self.order.chunks(self.batch)
     }
 
+    /// Reshuffles for a new epoch (what [`Batches::epoch`] does, without the batches).
+    pub fn reshuffle<R: Rng + ?Sized>(&mut self, rng: &mut R) {
+        shuffle(&mut self.order, rng);
+    }
+
+    /// A batcher that continues from `order` (what [`Batches::order`] returned),
+    /// e.g. after a checkpoint: the next [`Batches::epoch`] shuffles this order.
+    pub fn with_order(order: Vec<usize>, batch: usize) -> Result<Self> {
+        let mut sorted = order.clone();
+        sorted.sort_unstable();
+        if batch == 0 || order.is_empty() || sorted.iter().enumerate().any(|(i, &k)| i != k) {
+            return Err(NnError::param(
+                "batch",
+                format!(
+                    "a saved batch order must be a permutation of 0..n with a batch ≥ 1 (n = {}, batch = {batch})",
+                    order.len()
+                ),
+            ));
+        }
+        Ok(Batches { order, batch })
+    }
+
+    /// The current row order (the last epoch's shuffle).
+    pub fn order(&self) -> &[usize] {
+        &self.order
+    }
+
+    /// The `k`-th batch of the current order.
+    pub fn batch(&self, k: usize) -> &[usize] {
+        let start = (k * self.batch).min(self.order.len());
+        &self.order[start..(start + self.batch).min(self.order.len())]
+    }
+
     /// Number of batches per epoch.
     pub fn per_epoch(&self) -> usize {
         self.order.len().div_ceil(self.batch)

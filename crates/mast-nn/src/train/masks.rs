@@ -151,8 +151,11 @@ pub(super) enum MaskSource {
         fast_ok: bool,
     },
     Prefetch {
-        rx: Option<std::sync::mpsc::Receiver<Result<DeviceMasks>>>,
+        /// Each step's masks with the generator's state after drawing them.
+        rx: Option<std::sync::mpsc::Receiver<(Result<DeviceMasks>, MastRng)>>,
         worker: Option<std::thread::JoinHandle<()>>,
+        /// The generator's state after the last mask handed out.
+        consumed: MastRng,
     },
 }
 
@@ -176,13 +179,14 @@ impl MaskSource {
             };
         }
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let consumed = rng.clone();
         let worker = std::thread::spawn(move || {
             let (mut sampler, mut rng) = (sampler, rng);
             loop {
                 let m = sampler
                     .sample(&mut rng)
                     .map(|m| DeviceMasks::upload_shifted(m, shift.as_ref(), &device, fast_ok));
-                if tx.send(m).is_err() {
+                if tx.send((m, rng.clone())).is_err() {
                     break;
                 }
             }
@@ -190,6 +194,16 @@ impl MaskSource {
         MaskSource::Prefetch {
             rx: Some(rx),
             worker: Some(worker),
+            consumed,
+        }
+    }
+
+    /// The mask generator's state after the last mask handed out: a source made
+    /// with it continues the same sequence of masks (whatever was prefetched).
+    pub(super) fn rng_state(&self) -> MastRng {
+        match self {
+            MaskSource::Inline { rng, .. } => rng.clone(),
+            MaskSource::Prefetch { consumed, .. } => consumed.clone(),
         }
     }
 
@@ -207,17 +221,22 @@ impl MaskSource {
                 device,
                 *fast_ok,
             )),
-            MaskSource::Prefetch { rx, .. } => rx
-                .as_ref()
-                .and_then(|rx| rx.recv().ok())
-                .unwrap_or_else(|| Err(NnError::param("masks", "the mask thread stopped"))),
+            MaskSource::Prefetch { rx, consumed, .. } => {
+                match rx.as_ref().and_then(|rx| rx.recv().ok()) {
+                    Some((masks, after)) => {
+                        *consumed = after;
+                        masks
+                    }
+                    None => Err(NnError::param("masks", "the mask thread stopped")),
+                }
+            }
         }
     }
 }
 
 impl Drop for MaskSource {
     fn drop(&mut self) {
-        if let MaskSource::Prefetch { rx, worker } = self {
+        if let MaskSource::Prefetch { rx, worker, .. } = self {
             drop(rx.take());
             if let Some(w) = worker.take() {
                 let _ = w.join();

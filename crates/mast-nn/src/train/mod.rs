@@ -11,6 +11,7 @@ use std::time::Instant;
 use burn::tensor::loss::cross_entropy_with_logits;
 use burn::tensor::{DType, Device, Int, Tensor, TensorData};
 use mast::rng::{stream, MastRng, Stream};
+use mast::MastError;
 
 use crate::data::{Batches, ImageSet};
 use crate::device::DeviceChoice;
@@ -18,8 +19,12 @@ use crate::error::{NnError, Result};
 use crate::mask::{ActHook, MaskSampler, Method};
 use crate::model::{tensor_to_vec, HostParams, KeptParams, Mlp, Model};
 
+mod checkpoint;
 mod masks;
 mod update;
+
+use checkpoint::Position;
+pub use checkpoint::{NnCheckpoint, RunControl, TrainEnd};
 
 pub use masks::{masked_loss, DeviceMasks};
 use masks::{FastNeurons, MaskSource};
@@ -109,8 +114,10 @@ pub struct EpochMetrics {
     pub step: u64,
     /// Mean minibatch loss over the epoch, at the masked model the step saw
     /// (`f(v + S(x − v))` for MAST); NaN for epoch 0.
+    #[serde(deserialize_with = "mast::run::io::f64_or_nan")]
     pub train_loss: f64,
     /// Test loss of the trained model `x` (no masks).
+    #[serde(deserialize_with = "mast::run::io::f64_or_nan")]
     pub test_loss: f64,
     /// Test accuracy of `x`.
     pub test_accuracy: f64,
@@ -208,6 +215,8 @@ pub struct Trainer<'m> {
     params: Vec<Tensor<1>>,
     velocity: Vec<Option<Tensor<1>>>,
     shift: Option<Vec<Tensor<1>>>,
+    shift_host: Option<HostParams>,
+    fast_ok: bool,
     masks: MaskSource,
     sketch_rng: MastRng,
     data_rng: MastRng,
@@ -248,20 +257,43 @@ impl<'m> Trainer<'m> {
             params: x0.to_tensors(&base),
             velocity: vec![None; specs.len()],
             shift: shift.map(|v| v.to_tensors(&base)),
-            masks: MaskSource::new(
-                MaskSampler::new(method, specs, settings.sketch_bias, !fast_ok)?,
-                method.masks_weights(),
-                settings.prefetch_masks,
+            shift_host: shift.cloned(),
+            fast_ok,
+            masks: Self::mask_source(
+                model,
+                method,
+                settings,
                 stream(seed, Stream::Sketch),
                 shift.cloned(),
                 device.clone(),
                 fast_ok,
-            ),
+            )?,
             sketch_rng: stream(seed, Stream::Sketch),
             data_rng: stream(seed, Stream::Data),
             step: 0,
             device,
         })
+    }
+
+    /// Where the run's weight masks come from, drawing with `rng`.
+    fn mask_source(
+        model: &Model,
+        method: Method,
+        settings: &TrainSettings,
+        rng: MastRng,
+        shift: Option<HostParams>,
+        device: Device,
+        fast_ok: bool,
+    ) -> Result<MaskSource> {
+        Ok(MaskSource::new(
+            MaskSampler::new(method, model.specs(), settings.sketch_bias, !fast_ok)?,
+            method.masks_weights(),
+            settings.prefetch_masks,
+            rng,
+            shift,
+            device,
+            fast_ok,
+        ))
     }
 
     /// The current parameters `x` (without autodiff).
@@ -515,72 +547,139 @@ impl<'m> Trainer<'m> {
     /// Trains for `settings.epochs` epochs on `train`, evaluating on `test` after
     /// each epoch (and before the first); `on_epoch` sees every row as it is made
     /// (to write it to disk). A non-finite loss stops the run with
-    /// [`NnError::Diverged`] after `on_epoch` has seen the rows so far.
+    /// [`NnError::Diverged`] after `on_epoch` has seen the rows so far. Stops with
+    /// [`mast::MastError::Interrupted`] once [`Interrupt::global`] is raised.
     pub fn train(
         &mut self,
         train: &ImageSet,
         test: &ImageSet,
-        mut on_epoch: impl FnMut(&EpochMetrics) -> Result<()>,
+        on_epoch: impl FnMut(&EpochMetrics) -> Result<()>,
     ) -> Result<Vec<EpochMetrics>> {
+        match self.train_with(train, test, &RunControl::default(), None, on_epoch)? {
+            TrainEnd::Completed(rows) => Ok(rows),
+            TrainEnd::Interrupted { step, .. } => Err(NnError::Mast(MastError::Interrupted {
+                step,
+                dir: std::path::PathBuf::new(),
+            })),
+        }
+    }
+
+    /// [`Trainer::train`] with checkpoints and interruption: writes a checkpoint
+    /// to `control.checkpoint` at most every interval (checked between steps), at
+    /// the end, and when `control.interrupt` is raised (then it returns
+    /// [`TrainEnd::Interrupted`]). With `resume` (a checkpoint of this same run,
+    /// from [`NnCheckpoint::read`]) it continues where that checkpoint stopped, and
+    /// ends with the same rows and parameters, bit for bit, as a run that never
+    /// stopped (only the timing fields differ). `on_epoch` sees the rows made
+    /// after the resumed point.
+    pub fn train_with(
+        &mut self,
+        train: &ImageSet,
+        test: &ImageSet,
+        control: &RunControl,
+        resume: Option<NnCheckpoint>,
+        mut on_epoch: impl FnMut(&EpochMetrics) -> Result<()>,
+    ) -> Result<TrainEnd> {
         let start = Instant::now();
-        let mut rows = Vec::new();
         let limit = self.settings.eval_limit;
-        let e0 = evaluate(self.model, &self.param_tensors(), test, limit);
-        let row = EpochMetrics {
-            epoch: 0,
-            step: 0,
-            train_loss: f64::NAN,
-            test_loss: e0.loss,
-            test_accuracy: e0.accuracy,
-            train_s: 0.0,
-            wall_s: start.elapsed().as_secs_f64(),
-        };
-        on_epoch(&row)?;
-        rows.push(row);
         let mut batches = Batches::new(train.n, self.settings.batch)?;
+        let resumed = resume.is_some();
+        let mut at = match resume {
+            Some(ck) => self.restore(ck, &mut batches)?,
+            None => {
+                let e0 = evaluate(self.model, &self.param_tensors(), test, limit);
+                let row = EpochMetrics {
+                    epoch: 0,
+                    step: 0,
+                    train_loss: f64::NAN,
+                    test_loss: e0.loss,
+                    test_accuracy: e0.accuracy,
+                    train_s: 0.0,
+                    wall_s: start.elapsed().as_secs_f64(),
+                };
+                on_epoch(&row)?;
+                Position::start(row)
+            }
+        };
+        let offset = if resumed { at.wall_s } else { 0.0 };
+        let wall = |start: &Instant| offset + start.elapsed().as_secs_f64();
+        let mut last_ck = Instant::now();
+        let save = |t: &Trainer, at: &Position, batches: &Batches, wall_s: f64| -> Result<()> {
+            match &control.checkpoint {
+                Some((path, _)) => t.checkpoint(at, batches, wall_s).write(path),
+                None => Ok(()),
+            }
+        };
+        let due = |last: &Instant| {
+            control
+                .checkpoint
+                .as_ref()
+                .is_some_and(|(_, every)| last.elapsed() >= *every)
+        };
         let (mut xb, mut yb) = (Vec::new(), Vec::new());
-        let mut train_s = 0.0;
-        for epoch in 1..=self.settings.epochs {
-            let t0 = Instant::now();
-            let (mut sum, mut count) = (0.0, 0usize);
-            let mut rng = self.data_rng.clone();
-            let order: Vec<Vec<usize>> = batches.epoch(&mut rng).map(<[usize]>::to_vec).collect();
-            self.data_rng = rng;
-            let max = self.settings.max_steps_per_epoch.unwrap_or(usize::MAX);
-            for rows_idx in order.iter().take(max) {
-                train.gather(rows_idx, &mut xb, &mut yb);
+        let per_epoch = batches
+            .per_epoch()
+            .min(self.settings.max_steps_per_epoch.unwrap_or(usize::MAX));
+        while at.epoch <= self.settings.epochs {
+            if !at.shuffled {
+                let mut rng = self.data_rng.clone();
+                batches.reshuffle(&mut rng);
+                self.data_rng = rng;
+                at.shuffled = true;
+            }
+            while at.position < per_epoch {
+                if control.interrupt.is_raised() {
+                    at.wall_s = wall(&start);
+                    save(self, &at, &batches, at.wall_s)?;
+                    return Ok(TrainEnd::Interrupted {
+                        step: self.step,
+                        rows: at.rows,
+                    });
+                }
+                let t0 = Instant::now();
+                train.gather(batches.batch(at.position), &mut xb, &mut yb);
                 match self.step(&xb, &yb) {
                     Ok(l) => {
-                        sum += l;
-                        count += 1;
+                        at.sum += l;
+                        at.count += 1;
                     }
                     Err(NnError::Diverged {
                         run, step, loss, ..
                     }) => {
                         return Err(NnError::Diverged {
                             run,
-                            epoch,
+                            epoch: at.epoch,
                             step,
                             loss,
                         });
                     }
                     Err(e) => return Err(e),
                 }
+                at.position += 1;
+                at.train_s += t0.elapsed().as_secs_f64();
+                if due(&last_ck) {
+                    save(self, &at, &batches, wall(&start))?;
+                    last_ck = Instant::now();
+                }
             }
-            train_s += t0.elapsed().as_secs_f64();
             let e = evaluate(self.model, &self.param_tensors(), test, limit);
             let row = EpochMetrics {
-                epoch,
+                epoch: at.epoch,
                 step: self.step,
-                train_loss: sum / count.max(1) as f64,
+                train_loss: at.sum / at.count.max(1) as f64,
                 test_loss: e.loss,
                 test_accuracy: e.accuracy,
-                train_s,
-                wall_s: start.elapsed().as_secs_f64(),
+                train_s: at.train_s,
+                wall_s: wall(&start),
             };
             on_epoch(&row)?;
-            rows.push(row);
+            at.next_epoch(row);
+            if due(&last_ck) {
+                save(self, &at, &batches, wall(&start))?;
+                last_ck = Instant::now();
+            }
         }
-        Ok(rows)
+        save(self, &at, &batches, wall(&start))?;
+        Ok(TrainEnd::Completed(at.rows))
     }
 }

@@ -1,10 +1,13 @@
 //! The executor: runs a solver for a number of steps, evaluates every k steps,
 //! tracks the best iterate by validation accuracy, detects divergence, calls
-//! observers and writes checkpoints.
+//! observers and writes checkpoints. It checks its [`Interrupt`] between steps:
+//! an interrupted run writes its checkpoint (with the partial sums of the
+//! evaluation interval under way) and ends with [`RunStatus::Interrupted`].
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use super::interrupt::Interrupt;
 use super::metrics::MetricsRow;
 use super::observer::{Observer, RunStart, RunStatus};
 use crate::algorithm::{IterState, MastProblem, Solver};
@@ -90,6 +93,10 @@ pub struct Checkpoint {
     /// Wall time used so far.
     #[serde(deserialize_with = "crate::run::io::f64_or_nan")]
     pub elapsed_s: f64,
+    /// The sum and count of the sketched losses of the steps since the last
+    /// evaluation (non-zero when the run was interrupted between evaluations).
+    #[serde(default)]
+    pub pending_loss: (f64, u64),
 }
 
 /// What a run produced.
@@ -120,6 +127,7 @@ pub struct Executor<'a, O: Objective + ?Sized> {
     checkpoint: Option<(PathBuf, Duration)>,
     resume: Option<Checkpoint>,
     name: String,
+    interrupt: Interrupt,
 }
 
 impl<'a, O: Objective + ?Sized> Executor<'a, O> {
@@ -134,6 +142,7 @@ impl<'a, O: Objective + ?Sized> Executor<'a, O> {
             checkpoint: None,
             resume: None,
             name: "run".into(),
+            interrupt: Interrupt::global(),
         }
     }
 
@@ -167,6 +176,12 @@ impl<'a, O: Objective + ?Sized> Executor<'a, O> {
         self
     }
 
+    /// Stops between steps once `interrupt` is raised (default: [`Interrupt::global`]).
+    pub fn interrupt(mut self, interrupt: Interrupt) -> Self {
+        self.interrupt = interrupt;
+        self
+    }
+
     /// Continues from a checkpoint instead of starting at x⁰.
     pub fn resume(mut self, ck: Checkpoint) -> Self {
         self.resume = Some(ck);
@@ -177,7 +192,7 @@ impl<'a, O: Objective + ?Sized> Executor<'a, O> {
     pub fn run(mut self, solver: &mut dyn Solver<O>, x0: Vec<f64>) -> Result<RunOutcome> {
         let started = Instant::now();
         let mut state = solver.init_at(self.problem, x0)?;
-        let (mut rows, mut best, offset) = match self.resume.take() {
+        let (mut rows, mut best, offset, pending) = match self.resume.take() {
             Some(ck) => {
                 if ck.state.x.len() != state.x.len() {
                     return Err(MastError::Dimension(format!(
@@ -188,9 +203,9 @@ impl<'a, O: Objective + ?Sized> Executor<'a, O> {
                 }
                 solver.restore_state(&ck.solver)?;
                 state = ck.state;
-                (ck.rows, ck.best, ck.elapsed_s)
+                (ck.rows, ck.best, ck.elapsed_s, ck.pending_loss)
             }
-            None => (Vec::new(), None, 0.0),
+            None => (Vec::new(), None, 0.0, (0.0, 0)),
         };
         let elapsed = |started: &Instant| offset + started.elapsed().as_secs_f64();
         let start = RunStart {
@@ -209,9 +224,13 @@ impl<'a, O: Objective + ?Sized> Executor<'a, O> {
         let f0 = rows[0].loss;
         let limit = f0 + DIVERGENCE_FACTOR * (f0.abs() + 1.0);
         let mut last_ck = Instant::now();
-        let (mut acc, mut acc_n) = (0.0, 0u64);
+        let (mut acc, mut acc_n) = pending;
         let mut status = RunStatus::Completed;
         while state.step < self.max_steps {
+            if self.interrupt.is_raised() {
+                status = RunStatus::Interrupted { step: state.step };
+                break;
+            }
             match solver.next_iter(self.problem, &mut state) {
                 Ok(()) => {}
                 Err(MastError::Diverged { step, detail, .. }) => {
@@ -239,15 +258,17 @@ impl<'a, O: Objective + ?Sized> Executor<'a, O> {
                 }
                 if let Some((path, interval)) = &self.checkpoint {
                     if last_ck.elapsed() >= *interval {
-                        write_checkpoint(path, &state, solver, &best, &rows, elapsed(&started))?;
+                        let ck = (&state, &best, rows.as_slice(), (acc, acc_n));
+                        write_checkpoint(path, ck, solver, elapsed(&started))?;
                         last_ck = Instant::now();
                     }
                 }
             }
         }
         if let Some((path, _)) = &self.checkpoint {
-            if status == RunStatus::Completed {
-                write_checkpoint(path, &state, solver, &best, &rows, elapsed(&started))?;
+            if matches!(status, RunStatus::Completed | RunStatus::Interrupted { .. }) {
+                let ck = (&state, &best, rows.as_slice(), (acc, acc_n));
+                write_checkpoint(path, ck, solver, elapsed(&started))?;
             }
         }
         for o in self.observers.iter_mut() {
@@ -286,12 +307,18 @@ impl<'a, O: Objective + ?Sized> Executor<'a, O> {
     }
 }
 
+/// What a checkpoint records of the executor: state, best, rows, pending loss sums.
+type Progressed<'s> = (
+    &'s IterState,
+    &'s Option<Best>,
+    &'s [MetricsRow],
+    (f64, u64),
+);
+
 fn write_checkpoint<O: Objective + ?Sized>(
     path: &std::path::Path,
-    state: &IterState,
+    (state, best, rows, pending_loss): Progressed<'_>,
     solver: &dyn Solver<O>,
-    best: &Option<Best>,
-    rows: &[MetricsRow],
     elapsed_s: f64,
 ) -> Result<()> {
     let ck = Checkpoint {
@@ -301,6 +328,7 @@ fn write_checkpoint<O: Objective + ?Sized>(
         best: best.clone(),
         rows: rows.to_vec(),
         elapsed_s,
+        pending_loss,
     };
     super::io::write_json(path, &ck)
 }

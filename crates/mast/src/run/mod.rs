@@ -5,6 +5,7 @@ mod build;
 pub mod config;
 mod executor;
 mod inspect;
+mod interrupt;
 pub mod io;
 mod metrics;
 #[cfg(feature = "mpi")]
@@ -16,6 +17,7 @@ pub mod train;
 pub use config::{CheckedTrain, TrainConfig};
 pub use executor::{Best, Checkpoint, Evaluator, Executor, RunOutcome, DIVERGENCE_FACTOR};
 pub use inspect::{theory_overview, TheoryOverview};
+pub use interrupt::Interrupt;
 pub use metrics::{read_csv, to_csv, MetricsRow};
 pub use observer::{MetricsCsv, Observer, RunStart, RunStatus};
 pub use rate::{fit_rate, ObservedRate};

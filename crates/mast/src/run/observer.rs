@@ -30,6 +30,11 @@ pub enum RunStatus {
         /// What was seen.
         detail: String,
     },
+    /// Stopped on request ([`crate::run::Interrupt`]) after writing a checkpoint.
+    Interrupted {
+        /// Steps done.
+        step: u64,
+    },
 }
 
 /// Called by the executor; every method has a no-op default.

@@ -362,6 +362,10 @@ fn run_job<O: Objective + 'static>(
         exec = exec.resume(ck);
     }
     let outcome = exec.run(solver.as_mut(), vec![0.0; d])?;
+    if let RunStatus::Interrupted { step } = outcome.status {
+        // The checkpoint and metrics.csv are written; the summary waits for the end.
+        return Err(MastError::Interrupted { step, dir });
+    }
 
     // Models, summary.
     write_json(
