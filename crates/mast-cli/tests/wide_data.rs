@@ -56,9 +56,22 @@ fn feature_index_3e9_is_refused_at_its_line() {
     let place = format!("{f}:2: feature index 3000000000 makes d = 3e9");
     // Whatever this machine's memory, a limit below three 3e9-vectors (72 GB).
     let env = [("MAST_MEMORY_LIMIT", "64G")];
-    one_error_line(&mast(&["erm", "--train", f], &env), &[&place, "the model alone needs"]);
     one_error_line(
-        &mast(&["train", "--train", f, "--out", out.to_str().unwrap(), "--quiet"], &env),
+        &mast(&["erm", "--train", f], &env),
+        &[&place, "the model alone needs"],
+    );
+    one_error_line(
+        &mast(
+            &[
+                "train",
+                "--train",
+                f,
+                "--out",
+                out.to_str().unwrap(),
+                "--quiet",
+            ],
+            &env,
+        ),
         &[&place, "more than this machine's memory (64.0 GiB)"],
     );
 }
@@ -73,13 +86,29 @@ fn two_rows_with_index_5e7() {
     // mast train: refused before its vectors of d are allocated (their 13 GB
     // would be spent on columns no row uses).
     one_error_line(
-        &mast(&["train", "--train", f, "--out", out.to_str().unwrap(), "--quiet"], &[]),
-        &["rows use only 4 of its 5e7 columns", "renumber the features"],
+        &mast(
+            &[
+                "train",
+                "--train",
+                f,
+                "--out",
+                out.to_str().unwrap(),
+                "--quiet",
+            ],
+            &[],
+        ),
+        &[
+            "rows use only 4 of its 5e7 columns",
+            "renumber the features",
+        ],
     );
     assert!(!out.join("summary.json").exists());
     // mast erm under a memory limit its L-BFGS vectors exceed: refused clearly.
     one_error_line(
         &mast(&["erm", "--train", f], &[("MAST_MEMORY_LIMIT", "2G")]),
-        &["mast erm at d = 5e7: its 25 vectors of d need 9.3 GiB", "(2.0 GiB)"],
+        &[
+            "mast erm at d = 5e7: its 25 vectors of d need 9.3 GiB",
+            "(2.0 GiB)",
+        ],
     );
 }

@@ -68,10 +68,8 @@ fn parse_args() -> Result<Args, String> {
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
-        let num = |name: &str, v: String| {
-            v.parse::<f64>()
-                .map_err(|e| format!("{name} `{v}`: {e}"))
-        };
+        let num =
+            |name: &str, v: String| v.parse::<f64>().map_err(|e| format!("{name} `{v}`: {e}"));
         match arg.as_str() {
             "time" | "serve" | "train" => a.mode = arg.clone(),
             // cargo bench passes --bench to harness-less benches.
@@ -122,7 +120,8 @@ fn run() -> Result<(), String> {
         },
         m => return Err(format!("unknown model `{m}`: expected mlp or resnet")),
     };
-    let model = Model::new(&arch, sets.train.shape, sets.train.classes).map_err(|e| e.to_string())?;
+    let model =
+        Model::new(&arch, sets.train.shape, sets.train.classes).map_err(|e| e.to_string())?;
     let settings = TrainSettings {
         epochs: a.epochs,
         batch: BATCH,
@@ -227,7 +226,9 @@ fn serve(
             if line.trim() == "quit" {
                 return Ok(());
             }
-            return Err(format!("serve: expected `METHOD STEPS` or `quit`, got `{line}`"));
+            return Err(format!(
+                "serve: expected `METHOD STEPS` or `quit`, got `{line}`"
+            ));
         };
         let m: Method = m.parse().map_err(|e| format!("{e}"))?;
         let n: usize = n.parse().map_err(|e| format!("serve: steps `{n}`: {e}"))?;
