@@ -75,8 +75,9 @@ pub fn run(a: ErmArgs) -> Result<()> {
     let pair = load_libsvm_pair(&a.train, a.test.as_ref(), a.n_features)?;
     let load_secs = start.elapsed().as_secs_f64();
     let n = pair.train.n_samples();
-    let d = pair.train.n_features() as u64;
-    mast::data::memory::check_run("mast erm", d, mast::data::memory::LBFGS_VECTORS)?;
+    // The solvers work on the columns the rows use (x*_j = 0 on the others).
+    let used = mast::data::memory::columns_used(&pair.train);
+    mast::data::memory::check_run("mast erm", used, mast::data::memory::LBFGS_VECTORS)?;
     let lambda = a.lambda.parse::<Lambda>()?.resolve(n)?;
     let opts = ErmOptions {
         tol: a.tol,

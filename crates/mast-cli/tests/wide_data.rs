@@ -66,13 +66,15 @@ fn feature_index_3e9_is_refused_at_its_line() {
                 "train",
                 "--train",
                 f,
+                "--steps",
+                "10",
                 "--out",
                 out.to_str().unwrap(),
                 "--quiet",
             ],
             &env,
         ),
-        &[&place, "more than this machine's memory (64.0 GiB)"],
+        &[&place, "more than this machine's memory ("],
     );
 }
 
@@ -91,6 +93,8 @@ fn two_rows_with_index_5e7() {
                 "train",
                 "--train",
                 f,
+                "--steps",
+                "10",
                 "--out",
                 out.to_str().unwrap(),
                 "--quiet",
@@ -103,12 +107,11 @@ fn two_rows_with_index_5e7() {
         ],
     );
     assert!(!out.join("summary.json").exists());
-    // mast erm under a memory limit its L-BFGS vectors exceed: refused clearly.
-    one_error_line(
-        &mast(&["erm", "--train", f], &[("MAST_MEMORY_LIMIT", "2G")]),
-        &[
-            "mast erm at d = 5e7: its 25 vectors of d need 9.3 GiB",
-            "(2.0 GiB)",
-        ],
-    );
+    // mast erm solves on the 4 used columns: a fast run, even under a 2 GB limit.
+    let start = std::time::Instant::now();
+    let o = mast(&["erm", "--train", f], &[("MAST_MEMORY_LIMIT", "2G")]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("f*"), "{err}");
+    assert!(start.elapsed().as_secs_f64() < 30.0);
 }

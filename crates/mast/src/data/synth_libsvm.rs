@@ -333,25 +333,7 @@ impl SynthSpec {
     /// generating chunks in parallel on the current rayon pool.
     pub fn write(&self, part: Part, path: &Path) -> Result<SynthStats> {
         self.check()?;
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(|e| MastError::io(dir, "cannot create folder", e))?;
-        let name = path
-            .file_name()
-            .map(|s| s.to_string_lossy().to_string())
-            .unwrap_or_default();
-        let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-        let result = self.write_to(part, &tmp).and_then(|stats| {
-            std::fs::rename(&tmp, path)
-                .map_err(|e| MastError::io(path, "cannot rename into place", e))?;
-            Ok(stats)
-        });
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        result
+        crate::run::io::write_atomic_with(path, |tmp| self.write_to(part, tmp))
     }
 
     fn write_to(&self, part: Part, tmp: &Path) -> Result<SynthStats> {

@@ -8,6 +8,19 @@ use crate::error::{MastError, Result};
 /// Writes `bytes` to `path` atomically (temp file in the same folder, fsync, rename):
 /// a reader sees the old file or the new one, never a partial one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_with(path, |tmp| {
+        let mut f =
+            std::fs::File::create(tmp).map_err(|e| MastError::io(tmp, "cannot create", e))?;
+        f.write_all(bytes)
+            .map_err(|e| MastError::io(tmp, "cannot write", e))?;
+        f.sync_all()
+            .map_err(|e| MastError::io(tmp, "cannot sync", e))
+    })
+}
+
+/// Makes `path` atomically: `write` fills a temporary file beside it, which is then
+/// renamed into place (and removed if `write` or the rename fails).
+pub fn write_atomic_with<T>(path: &Path, write: impl FnOnce(&Path) -> Result<T>) -> Result<T> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -18,13 +31,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .map(|s| s.to_string_lossy().to_string())
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let mut f = std::fs::File::create(&tmp).map_err(|e| MastError::io(&tmp, "cannot create", e))?;
-    f.write_all(bytes)
-        .map_err(|e| MastError::io(&tmp, "cannot write", e))?;
-    f.sync_all()
-        .map_err(|e| MastError::io(&tmp, "cannot sync", e))?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(|e| MastError::io(path, "cannot rename into place", e))
+    let result = write(&tmp).and_then(|out| {
+        std::fs::rename(&tmp, path)
+            .map_err(|e| MastError::io(path, "cannot rename into place", e))?;
+        Ok(out)
+    });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
 
 /// Serialises `value` as pretty JSON and writes it atomically.
