@@ -197,7 +197,10 @@ fn run() -> Result<(), String> {
 }
 
 /// The first [`POOL`] minibatches of a seeded epoch order.
-fn batch_pool(train: &ImageSet, seed: u64) -> Result<Vec<(Vec<f32>, Vec<u8>)>, String> {
+/// A batch's pixels and labels.
+type Batch = (Vec<f32>, Vec<u8>);
+
+fn batch_pool(train: &ImageSet, seed: u64) -> Result<Vec<Batch>, String> {
     let mut batches = Batches::new(train.n, BATCH).map_err(|e| e.to_string())?;
     let mut rng = stream(seed, Stream::Data);
     Ok(batches

@@ -70,7 +70,10 @@ fn text(rows: usize, seed: u64) -> String {
 }
 
 /// Everything a parse yields, comparable.
-fn summary(f: &LibsvmFile) -> (Vec<u64>, Vec<usize>, usize, Vec<usize>, Vec<u32>, Vec<u64>) {
+/// A parsed file's fields, comparable as one value.
+type Summary = (Vec<u64>, Vec<usize>, usize, Vec<usize>, Vec<u32>, Vec<u64>);
+
+fn summary(f: &LibsvmFile) -> Summary {
     let (indptr, indices, values) = f.csr_arrays();
     (
         f.raw_labels.iter().map(|l| l.to_bits()).collect(),

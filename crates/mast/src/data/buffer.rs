@@ -50,7 +50,7 @@ impl<T: Plain> Buffer<T> {
     pub fn mapped(map: &Arc<Mmap>, offset: usize, len: usize) -> Option<Self> {
         let bytes = len.checked_mul(std::mem::size_of::<T>())?;
         let end = offset.checked_add(bytes)?;
-        let aligned = (map.as_ptr() as usize + offset) % std::mem::align_of::<T>() == 0;
+        let aligned = (map.as_ptr() as usize + offset).is_multiple_of(std::mem::align_of::<T>());
         (end <= map.len() && aligned).then(|| Buffer::Mapped {
             map: map.clone(),
             offset,

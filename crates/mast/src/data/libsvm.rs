@@ -68,11 +68,10 @@ fn read_all(mut reader: impl Read, path: &Path) -> Result<Vec<u8>> {
         Ok(_) => Ok(text),
         Err(e) => {
             let complete = memchr::memrchr(b'\n', &text).map_or(0, |k| k + 1);
-            match libsvm_text::parse_text(&text[..complete], path) {
-                Err(err @ (MastError::Parse { .. } | MastError::OutOfMemory { .. })) => {
-                    return Err(err)
-                }
-                _ => {}
+            if let Err(err @ (MastError::Parse { .. } | MastError::OutOfMemory { .. })) =
+                libsvm_text::parse_text(&text[..complete], path)
+            {
+                return Err(err);
             }
             let line = memchr::memchr_iter(b'\n', &text[..complete]).count() + 1;
             Err(MastError::Parse {
