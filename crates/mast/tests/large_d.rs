@@ -329,6 +329,7 @@ fn sparse_step_matches_the_definition_and_the_two_pass_path() {
                 "rand-k:0.5",
                 "rand-k:0.01",
                 "rand-k:0.05",
+                "rand-k:1.0",
                 "rand-k:k=3",
                 "bernoulli:0.3",
                 "bernoulli:0.1",

@@ -58,6 +58,7 @@ impl RandK {
     ///
     /// | regime | sampler | cost |
     /// |---|---|---|
+    /// | d > 128, K = d | the full bit set | O(d/64) |
     /// | d > 128, K/d ≥ 1/4 | a Bernoulli(≈ K/d) bit mask, 64 coordinates a word, corrected to exactly K (`masks::uniform_subset_bits`) | O(d/64 + K) |
     /// | d ≤ 128, K/d ≥ 1/4 | selection sampling (Knuth's Algorithm S) | O(d) = O(K) |
     /// | d ≤ 128, K/d < 1/4 | Floyd, the set in one 128-bit register | O(K) |
@@ -75,7 +76,16 @@ impl RandK {
         out: &mut SketchDraw,
     ) {
         out.clear();
-        if k == d {
+        if k == d && d > 128 {
+            // Everything kept: the full bit set, in O(d/64).
+            out.bits.clear();
+            out.bits.resize(d.div_ceil(64), !0);
+            if d % 64 != 0 {
+                out.bits[d / 64] = (1 << (d % 64)) - 1;
+            }
+            out.finish_from_bits(k, scale);
+            return;
+        } else if k == d {
             out.indices.extend(0..d);
         } else if 4 * k >= d && d > 128 {
             masks::uniform_subset_bits(d, k, rng, &mut out.bits);
