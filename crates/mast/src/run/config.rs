@@ -398,7 +398,125 @@ impl CheckedTrain {
     }
 }
 
+/// One setting that differs between a run folder's saved `config.toml` and the
+/// configuration given to resume it (see [`TrainConfig::resume_changes`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingChange {
+    /// The config key, dotted (`objective.lambda`, `sketch`, `data.train`).
+    pub key: String,
+    /// The saved value, as TOML (`"1/n"`, `0.5`), or `(unset)`.
+    pub saved: String,
+    /// The value given now, in the same form.
+    pub given: String,
+}
+
+impl SettingChange {
+    /// The `mast train` flag that sets this key, if there is one.
+    pub fn flag(&self) -> Option<&'static str> {
+        Some(match self.key.as_str() {
+            "seed" => "--seed",
+            "sketch" => "--sketch",
+            "data.train" => "--train",
+            "data.test" => "--test",
+            "data.val_fraction" => "--val-fraction",
+            "data.n_features" => "--n-features",
+            "objective.loss" => "--loss",
+            "objective.lambda" => "--lambda",
+            "algorithm.method" => "--method",
+            "algorithm.variant" => "--variant",
+            "algorithm.batch" => "--batch",
+            "algorithm.step_size" => "--step-size",
+            "algorithm.step_multiplier" => "--step-multiplier",
+            "algorithm.decay_t0" => "--decay-t0",
+            "algorithm.eval_every" => "--eval-every",
+            "algorithm.n_sketches" => "--n-sketches",
+            "algorithm.ref_batch" => "--ref-batch",
+            "algorithm.rho" => "--rho",
+            "distributed.nodes" => "--nodes",
+            "distributed.sharding" => "--sharding",
+            "distributed.engine" => "--engine",
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for SettingChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.key)?;
+        if let Some(flag) = self.flag() {
+            write!(f, " ({flag})")?;
+        }
+        write!(f, ": {} in the run, {} now", self.saved, self.given)
+    }
+}
+
+/// Flattens a TOML table into `dotted.key → value` (arrays stay whole).
+fn flatten(
+    prefix: &str,
+    table: &toml::Table,
+    out: &mut std::collections::BTreeMap<String, String>,
+) {
+    for (k, v) in table {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            toml::Value::Table(t) => flatten(&key, t, out),
+            v => {
+                out.insert(key, v.to_string());
+            }
+        }
+    }
+}
+
 impl TrainConfig {
+    /// The keys a resumed run may change: the length of the run (`algorithm.steps`,
+    /// `algorithm.epochs`), the thread count (results do not depend on it), and
+    /// what only names or places the output (`name`, `output.dir`,
+    /// `output.checkpoint_every_s`).
+    pub const RESUMABLE_KEYS: &'static [&'static str] = &[
+        "algorithm.steps",
+        "algorithm.epochs",
+        "threads",
+        "name",
+        "output.dir",
+        "output.checkpoint_every_s",
+    ];
+
+    /// The settings of `self` (the configuration given to resume a run) that differ
+    /// from `saved` (the run folder's `config.toml`), other than
+    /// [`TrainConfig::RESUMABLE_KEYS`]; empty when the run may be resumed. Paths are
+    /// compared after [`normalize`]; a key set on one side only counts as a change.
+    pub fn resume_changes(&self, saved: &TrainConfig) -> Result<Vec<SettingChange>> {
+        let flat = |cfg: &TrainConfig| -> Result<std::collections::BTreeMap<String, String>> {
+            let mut cfg = cfg.clone();
+            cfg.data.train = normalize(&cfg.data.train);
+            cfg.data.test = cfg.data.test.as_deref().map(normalize);
+            let table = toml::Table::try_from(&cfg)
+                .map_err(|e| MastError::param("config", e.to_string()))?;
+            let mut out = std::collections::BTreeMap::new();
+            flatten("", &table, &mut out);
+            Ok(out)
+        };
+        let (given, saved) = (flat(self)?, flat(saved)?);
+        let unset = || "(unset)".to_string();
+        let keys: std::collections::BTreeSet<&String> = given.keys().chain(saved.keys()).collect();
+        Ok(keys
+            .into_iter()
+            .filter(|k| !Self::RESUMABLE_KEYS.contains(&k.as_str()))
+            .filter_map(|k| {
+                let (s, g) = (saved.get(k), given.get(k));
+                (s != g).then(|| SettingChange {
+                    key: k.clone(),
+                    saved: s.cloned().unwrap_or_else(unset),
+                    given: g.cloned().unwrap_or_else(unset),
+                })
+            })
+            .collect())
+    }
+
     /// Reads a TOML config. Relative paths inside it are taken relative to the
     /// config file's folder.
     pub fn load(path: &Path) -> Result<Self> {
