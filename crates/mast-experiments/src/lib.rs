@@ -15,6 +15,8 @@
 //! Configurations run in parallel (rayon, one thread each); every run is
 //! deterministic for its seed, so the CSVs are identical whatever the thread count.
 
+#![warn(missing_docs)]
+
 pub mod common;
 pub mod curves;
 pub mod grid;

@@ -26,6 +26,8 @@
 //! assert!(f.loss(&state.x) < std::f64::consts::LN_2);
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod algorithm;
 pub mod data;
 pub mod engine;
