@@ -42,6 +42,12 @@ pub mod theory;
 
 pub use error::{MastError, Result};
 
+/// How to add a sketch, a loss and an algorithm: `docs/extending.md`, included
+/// here so that `cargo test --doc` compiles and runs its examples.
+#[doc = include_str!("../../../docs/extending.md")]
+#[doc(hidden)]
+pub mod extending {}
+
 /// The names most programs need.
 pub mod prelude {
     pub use crate::algorithm::{
