@@ -303,13 +303,15 @@ fn run_network(a: &TrainArgs, path: &std::path::Path) -> Result<()> {
     }
     let mut cfg = mast_nn::config::NnTrainConfig::read(path)?;
     let mode = if a.resume.is_some() {
-        if let Some(seed) = a.seed {
+        if let Some(seed) = a.seed.filter(|&s| s != cfg.seed) {
             bail!(
-                "cannot resume the run in {}: --seed {seed} differs from the run's config.toml \
-                 (a resumed run keeps its settings; only --quiet and --name may be given). \
-                 To train with the new seed, start a fresh run in another folder: \
+                "cannot resume the run in {}: 1 setting differs from the run's config.toml:\n  \
+                 seed (--seed): {} in the run, {seed} now\n\
+                 a resumed network run keeps its settings: only --quiet and --name may be given.\n\
+                 To train with the new seed, start a fresh run in another folder:\n  \
                  mast train --config {} --out NEW_DIR --seed {seed}",
                 path.parent().unwrap_or(path).display(),
+                cfg.seed,
                 path.display()
             );
         }

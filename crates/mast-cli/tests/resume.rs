@@ -364,10 +364,19 @@ fn network_resume_refuses_flags() {
         assert!(err.contains(flag), "{flag}: {err}");
         if flag == "--seed" {
             assert!(err.contains("cannot resume the run in"), "{err}");
+            assert!(err.contains("seed (--seed): 4 in the run, 7 now"), "{err}");
             assert!(err.contains("--out NEW_DIR --seed 7"), "{err}");
         } else {
             assert!(err.contains("is for linear runs"), "{flag}: {err}");
         }
     }
+    // The run's own seed is no change: the resume goes on (and finds no checkpoint here).
+    let out = mast(&["train", "--resume", &d, "--seed", "4", "--quiet"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("has no checkpoint.bin"),
+        "{}",
+        stderr(&out)
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -142,8 +142,8 @@ fn resume_message(dir: &std::path::Path, changes: &[crate::run::config::SettingC
         .collect();
     let _ = write!(
         s,
-        "\na resumed run keeps its settings: only its length (--steps/--epochs) and --threads may change. \
-         To train with the new settings, start a fresh run in another folder (or replace this one with --force): \
+        "\na resumed run keeps its settings: only its length (--steps/--epochs) and --threads may change.\n\
+         To train with the new settings, start a fresh run in another folder (or replace this one with --force):\n  \
          mast train --config {} --out NEW_DIR{flags}",
         dir.join("config.toml").display()
     );
