@@ -48,6 +48,12 @@ pub use error::{MastError, Result};
 #[doc(hidden)]
 pub mod extending {}
 
+/// The project's `README.md`, included so that `cargo test --doc` runs its example
+/// (a code fence without a language is compiled as Rust: mark shell output `text`).
+#[doc = include_str!("../../../README.md")]
+#[doc(hidden)]
+pub mod readme {}
+
 /// The names most programs need.
 pub mod prelude {
     pub use crate::algorithm::{
