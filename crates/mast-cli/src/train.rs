@@ -247,8 +247,10 @@ pub(crate) fn build_config(a: &TrainArgs) -> Result<(TrainConfig, FolderMode)> {
     cfg.data.train = absolute(cfg.data.train)?;
     cfg.data.test = cfg.data.test.map(absolute).transpose()?;
     cfg.output.dir = absolute(cfg.output.dir)?;
-    if mode == FolderMode::Resume {
-        // Before any data is read: a resumed run keeps its settings.
+    if mode == FolderMode::Resume && cfg.distributed.engine != "mpi" {
+        // Before any data is read: a resumed run keeps its settings. (Under
+        // `mpirun`, `crate::mpi::run` checks once the ranks are known, rank 0
+        // alone printing the error.)
         mast::run::check_resume(&cfg)?;
     }
     Ok((cfg, mode))

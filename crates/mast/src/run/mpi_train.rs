@@ -59,11 +59,6 @@ pub fn train_mpi(
     mode: FolderMode,
 ) -> Result<Option<TrainReport>> {
     check_mpi(world, checked)?;
-    if mode == FolderMode::Resume {
-        // Every rank sees the same folder (or, without a shared file system,
-        // none: then rank 0 alone refuses, in `prepare_folder`).
-        super::train::check_resume(&checked.config)?;
-    }
     let job = || -> Result<Option<TrainReport>> {
         if world.rank() == 0 {
             root(world, checked, observers, mode).map(Some)
