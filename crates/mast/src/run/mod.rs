@@ -14,6 +14,8 @@ mod observer;
 mod rate;
 pub mod train;
 
+pub use train::check_resume;
+
 pub use config::{CheckedTrain, SettingChange, TrainConfig};
 pub use executor::{Best, Checkpoint, Evaluator, Executor, RunOutcome, DIVERGENCE_FACTOR};
 pub use inspect::{theory_overview, TheoryOverview};
@@ -21,4 +23,4 @@ pub use interrupt::Interrupt;
 pub use metrics::{read_csv, to_csv, MetricsRow};
 pub use observer::{MetricsCsv, Observer, RunStart, RunStatus};
 pub use rate::{fit_rate, ObservedRate};
-pub use train::{check_resume, train, FolderMode, SavedModel, Summary, TrainReport};
+pub use train::{train, FolderMode, SavedModel, Summary, TrainReport};
