@@ -150,7 +150,8 @@ def step_cells(args, steps):
             cells[shape] = ks
             spec = ",".join(f"32:{k}" for k in ks)
             for line in run_json([args.mast_bench, "--data", str(path), "--cells", spec,
-                                  "--epochs", "1", "--min-time", str(args.mast_min_time)]):
+                                  "--epochs", str(args.epochs), "--min-time",
+                                  str(args.mast_min_time)]):
                 steps_per_epoch = line["n"] // line["batch"]
                 line["ms_per_step"] = 1e3 / (line["epochs_per_s"] * steps_per_epoch)
                 keep("mast", shape, line["k"], line)
@@ -164,7 +165,8 @@ def step_cells(args, steps):
                     log(f"round {rnd + 1}/{args.rounds}: {shape}: {peer}, K {k}")
                     cmd = [args.python, str(HERE / f"step_{peer}.py"), "--data", str(path),
                            "--k", str(k), "--gamma", repr(m["gamma"]), "--lam",
-                           repr(m["lambda"]), "--repeats", str(args.peer_repeats)]
+                           repr(m["lambda"]), "--repeats", str(args.peer_repeats),
+                           "--epochs", str(args.epochs)]
                     keep(peer, shape, k, run_json(cmd)[0])
     rows = []
     for shape, ks in cells.items():
@@ -406,10 +408,11 @@ def write_md(path, args, res):
     L += ["", f"n: the first {args.step_rows} rows of each file ({args.step_rows // 32} steps an "
           "epoch; a step's cost does not depend on n in (II)); λ = 1/n, v = 0, x⁰ = 0, the "
           "theory step γ = 1/(L_f·L_S^max) (mast's, passed to the peers). Each figure is the "
-          f"best over {args.rounds} interleaved rounds (mast: `peers_dsgd`, ≥ 3 timed runs of "
-          f"an epoch after a warm-up one and ≥ {args.mast_min_time:g} s; peers: best of "
+          f"best over {args.rounds} interleaved rounds; a timed run is {args.epochs} epochs from "
+          "x⁰ = 0, set-up included, for all three (mast: `peers_dsgd`, ≥ 3 timed runs after "
+          f"a warm-up epoch and ≥ {args.mast_min_time:g} s; peers: best of "
           f"{args.peer_repeats} runs in-process, after loading and numba's compilation). "
-          "f(x): full training loss after the epoch (the three draw different Ω and batches).",
+          "f(x): full training loss after the run (the three draw different Ω and batches).",
           ""]
     L += ["### Loading: seconds (less is better)", ""]
     L.append("| shape | file | MB | n | d | nonzeros | scikit-learn | mast, first | "
@@ -475,6 +478,10 @@ def main():
     p.add_argument("--out", required=True)
     p.add_argument("--smoke", action="store_true")
     p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--epochs", type=int, default=5,
+                   help="epochs (of 10 steps on the first 320 rows) each timed run makes, "
+                        "for mast and the peers alike: set-up (a d-vector's page faults) "
+                        "spread over that many steps")
     p.add_argument("--peer-repeats", type=int, default=2)
     p.add_argument("--mast-min-time", type=float, default=0.3)
     p.add_argument("--scale-step-min-time", type=float, default=1.0)

@@ -7,6 +7,7 @@
 //!     cargo bench -p mast --bench scale_step
 //!     MAST_SCALE_DATA=news20.svm cargo bench -p mast --bench scale_step
 //!     cargo bench -p mast --bench scale_step -- --min-time 3 --only news20
+//!     cargo bench -p mast --bench scale_step -- --only news20 --sketch rand-k:0.05
 //!
 //! Prints microseconds per step (best of 5 timed blocks after a warm-up, and the
 //! median) for batch 32 at `rand-k:0.5`, `rand-k:0.01` and `bernoulli:0.5`, and
@@ -101,11 +102,12 @@ fn us_per_step(f: &LogisticRegression, sketch: &str, batch: usize, min_time: f64
 
 /// Microseconds per draw of `sketch` in dimension d on this thread (best of 5
 /// blocks of at least `min_time / 10` seconds).
-fn us_per_draw(sketch: &str, d: usize, min_time: f64) -> f64 {
+fn us_per_draw(sketch: &str, d: usize, min_time: f64, unlisted_ok: bool) -> f64 {
     let spec: SketchSpec = sketch.parse().expect("sketch spec");
     let sketch = spec.build(d).expect("sketch");
     let mut rng = stream(42, Stream::Sketch);
     let mut draw = SketchDraw::new();
+    draw.set_unlisted_ok(unlisted_ok);
     sketch.draw(&mut rng, &mut draw);
     (0..5)
         .map(|_| {
@@ -129,10 +131,11 @@ fn report(label: &str, data: Dataset, sketches: &[String], min_time: f64) {
     );
     for sketch in sketches {
         let (best, median) = us_per_step(&f, sketch, 32, min_time);
-        let draw = us_per_draw(sketch, d, min_time);
+        let draw = us_per_draw(sketch, d, min_time, false);
+        let bits = us_per_draw(sketch, d, min_time, true);
         println!(
             "  {label:<12} batch 32 {sketch:<14} {best:>10.2} µs/step (median {median:.2}); \
-             a draw alone {draw:.2} µs"
+             a draw alone {draw:.2} µs (as a bit set only: {bits:.2} µs)"
         );
     }
 }
@@ -160,7 +163,14 @@ fn main() {
             Err(_) => news20_like(20_000, 1_355_191, 450, 7),
         };
         eprintln!("data ready in {:.1} s", t.elapsed().as_secs_f64());
-        let sketches = ["rand-k:0.5", "rand-k:0.01", "bernoulli:0.5"].map(String::from);
+        let sketches = value("--sketch").map_or_else(
+            || {
+                ["rand-k:0.5", "rand-k:0.01", "bernoulli:0.5"]
+                    .map(String::from)
+                    .to_vec()
+            },
+            |s| vec![s],
+        );
         report("news20-like", data, &sketches, min_time);
     }
     if wanted("a5a") {

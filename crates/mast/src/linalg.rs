@@ -164,6 +164,33 @@ impl SymMatrix {
     }
 }
 
+/// Asks the kernel to back the whole 2 MiB pages inside `s` with huge pages
+/// (Linux `madvise(MADV_HUGEPAGE)`, where transparent huge pages are in
+/// `madvise` mode; a no-op elsewhere, and for slices under 4 MiB). Large
+/// d-vectors read at random positions (a sparse Ω in a step) then miss the TLB
+/// far less. Pages not yet touched get huge pages when first written.
+pub(crate) fn advise_huge_pages<T>(s: &mut [T]) {
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        let bytes = std::mem::size_of_val(s);
+        if bytes < 2 * HUGE {
+            return;
+        }
+        let start = (s.as_mut_ptr() as usize).next_multiple_of(HUGE);
+        let end = (s.as_mut_ptr() as usize + bytes) / HUGE * HUGE;
+        if end > start {
+            // SAFETY: [start, end) lies inside `s`'s allocation, and the advice
+            // changes how the kernel backs the pages, not their contents.
+            unsafe {
+                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = s;
+}
+
 /// Hints the CPU to bring every 64-byte cache line of `s` into cache (a no-op off
 /// x86-64).
 #[inline]

@@ -300,6 +300,9 @@ fn step_both_ways(
     );
     assert!(out.finite);
     let mut two_pass = x.to_vec();
+    // The two-pass path reads Ω's lists.
+    let mut scratch = SketchDraw::new();
+    let draw = draw.listed(&mut scratch);
     let loss = f.sketched_loss_grad(shift, x, draw, Rows::Batch(batch), ws, &mut grad);
     for (k, &j) in draw.indices.iter().enumerate() {
         two_pass[j] -= gamma * grad[k];
@@ -310,6 +313,7 @@ fn step_both_ways(
 #[test]
 fn sparse_step_matches_the_definition_and_the_two_pass_path() {
     let gamma = 0.3;
+    let mut unlisted_seen = 0;
     for (d, binary) in [(2_000, false), (2_000, true), (300_000, false)] {
         let data = random_csr(60, d, 25, binary, d as u64);
         let n = data.n_samples();
@@ -324,28 +328,37 @@ fn sparse_step_matches_the_definition_and_the_two_pass_path() {
             for spec in [
                 "rand-k:0.5",
                 "rand-k:0.01",
+                "rand-k:0.05",
                 "rand-k:k=3",
                 "bernoulli:0.3",
+                "bernoulli:0.1",
+                "bernoulli:0.5",
                 "identity",
             ] {
                 let sketch = spec.parse::<SketchSpec>().unwrap().build(d).unwrap();
                 let mut draw = SketchDraw::new();
-                for rep in 0..3 {
+                // Draws held by lists, and by their bit set alone where the
+                // sampler makes one.
+                for rep in 0..6 {
+                    draw.set_unlisted_ok(rep % 2 == 1);
                     sketch.draw(&mut srng, &mut draw);
                     let batch: Vec<usize> = (0..8).map(|t| (t * 7 + rep * 3) % n).collect();
                     let (want_loss, want) = step_by_definition(&f, &v, &x, &draw, &batch, gamma);
                     let [(loss, fused), (loss2, two_pass)] =
                         step_both_ways(&f, &shift, &x, &draw, &batch, gamma, &mut ws);
-                    let case = format!("d={d} binary={binary} {spec} rep {rep}");
+                    unlisted_seen += usize::from(!draw.is_listed());
+                    let case = format!(
+                        "d={d} binary={binary} {spec} rep {rep} listed {}",
+                        draw.is_listed()
+                    );
                     assert!(
                         (loss - want_loss).abs() <= 1e-12 * want_loss.abs().max(1.0),
                         "{case}: loss {loss} vs {want_loss}"
                     );
                     let worst = draw
-                        .indices
                         .iter()
                         .zip(&want)
-                        .map(|(&j, b)| (fused[j] - b).abs() / b.abs().max(1.0))
+                        .map(|((j, _), b)| (fused[j] - b).abs() / b.abs().max(1.0))
                         .fold(0.0, f64::max);
                     assert!(worst <= 1e-12, "{case}: iterate off by {worst:e}");
                     // The fused step performs the two-pass path's operations.
@@ -367,6 +380,7 @@ fn sparse_step_matches_the_definition_and_the_two_pass_path() {
             assert!(ws.col_sums.iter().all(|&t| t == 0.0), "column sums left");
         }
     }
+    assert!(unlisted_seen > 0, "no draw was held by its bit set alone");
 }
 
 #[test]

@@ -64,6 +64,8 @@ type Restart = Arc<Mutex<Option<(u64, MastRng)>>>;
 /// keeps up, else in place.
 pub(crate) struct DrawAhead {
     sketch: Arc<dyn Sketch>,
+    /// Whether the draws may be held by their bit set alone.
+    unlisted_ok: bool,
     per_chunk: usize,
     /// Chunks from the helper, in order.
     ready: Receiver<Chunk>,
@@ -97,6 +99,13 @@ impl std::fmt::Debug for DrawAhead {
     }
 }
 
+/// `n` empty draws, allowed to be unlisted where `unlisted_ok`.
+fn blank(n: usize, unlisted_ok: bool) -> Vec<SketchDraw> {
+    let mut d = SketchDraw::new();
+    d.set_unlisted_ok(unlisted_ok);
+    vec![d; n]
+}
+
 fn fill(sketch: &dyn Sketch, rng: &mut MastRng, draws: &mut [SketchDraw]) {
     for d in draws {
         sketch.draw(rng, d);
@@ -104,14 +113,16 @@ fn fill(sketch: &dyn Sketch, rng: &mut MastRng, draws: &mut [SketchDraw]) {
 }
 
 impl DrawAhead {
-    /// Starts the helper thread, drawing from `rng` onwards.
-    pub(crate) fn start(sketch: Arc<dyn Sketch>, rng: MastRng) -> Self {
-        Self::with_helper(sketch, rng, true)
+    /// Starts the helper thread, drawing from `rng` onwards; `unlisted_ok`: the
+    /// draws may be held by their bit set alone (see
+    /// [`SketchDraw::set_unlisted_ok`]).
+    pub(crate) fn start(sketch: Arc<dyn Sketch>, rng: MastRng, unlisted_ok: bool) -> Self {
+        Self::with_helper(sketch, rng, true, unlisted_ok)
     }
 
     /// As [`DrawAhead::start`]; without a helper when `helper` is false (every
     /// chunk then drawn in place: the path taken when the helper falls behind).
-    fn with_helper(sketch: Arc<dyn Sketch>, rng: MastRng, helper: bool) -> Self {
+    fn with_helper(sketch: Arc<dyn Sketch>, rng: MastRng, helper: bool, unlisted_ok: bool) -> Self {
         let per_chunk =
             (CHUNK_ENTRIES / sketch.expected_kept().ceil().max(1.0) as usize).clamp(1, MAX_CHUNK);
         let (ready_tx, ready) = sync_channel::<Chunk>(AHEAD);
@@ -138,7 +149,7 @@ impl DrawAhead {
                             }
                             let mut draws = match recycle_rx.try_recv() {
                                 Ok(d) => d,
-                                Err(TryRecvError::Empty) => vec![SketchDraw::new(); per_chunk],
+                                Err(TryRecvError::Empty) => blank(per_chunk, unlisted_ok),
                                 Err(TryRecvError::Disconnected) => return,
                             };
                             let start = g.clone();
@@ -161,6 +172,7 @@ impl DrawAhead {
             });
         DrawAhead {
             sketch,
+            unlisted_ok,
             per_chunk,
             ready,
             recycle,
@@ -190,8 +202,13 @@ impl DrawAhead {
         // The draw after this one was written by the helper thread, so it sits
         // in the other core's cache: start fetching it while this step runs.
         if let Some(d) = self.current.draws.get(self.pos) {
-            crate::linalg::prefetch(&d.indices);
-            crate::linalg::prefetch(&d.scales);
+            match d.member_bits().filter(|_| !d.is_listed()) {
+                Some(bits) => crate::linalg::prefetch(bits),
+                None => {
+                    crate::linalg::prefetch(&d.indices);
+                    crate::linalg::prefetch(&d.scales);
+                }
+            }
         }
         &self.current.draws[self.pos - 1]
     }
@@ -252,7 +269,7 @@ impl DrawAhead {
                 c.index = k;
                 c.start = c.end.clone();
                 if c.draws.is_empty() {
-                    c.draws = vec![SketchDraw::new(); self.per_chunk];
+                    c.draws = blank(self.per_chunk, self.unlisted_ok);
                 }
                 let mut g = c.start.clone();
                 let started = std::time::Instant::now();
@@ -319,10 +336,14 @@ mod tests {
     fn draws_and_generator_state_match_drawing_in_place() {
         // With the helper (its chunks used where it keeps up: the pauses give it
         // time; drawn here where it does not) and without it.
-        for helper in [true, false] {
+        for (helper, unlisted) in [(true, false), (false, false), (true, true)] {
             for sketch in sketches() {
-                let mut ahead =
-                    DrawAhead::with_helper(Arc::clone(&sketch), stream(9, Stream::Sketch), helper);
+                let mut ahead = DrawAhead::with_helper(
+                    Arc::clone(&sketch),
+                    stream(9, Stream::Sketch),
+                    helper,
+                    unlisted,
+                );
                 let mut rng = stream(9, Stream::Sketch);
                 let mut draw = SketchDraw::new();
                 assert_eq!(ahead.rng_state(), rng, "{sketch:?}: nothing drawn yet");
@@ -332,8 +353,9 @@ mod tests {
                     }
                     sketch.draw(&mut rng, &mut draw);
                     let got = ahead.next();
-                    assert_eq!(got.indices, draw.indices, "{sketch:?}: draw {t}");
-                    assert_eq!(got.scales, draw.scales, "{sketch:?}: draw {t}");
+                    assert_eq!(got, &draw, "{sketch:?}: draw {t}");
+                    assert_eq!(got.len(), draw.len());
+                    assert_eq!(got.common_scale(), draw.common_scale());
                     if t % 97 == 0 || t == 255 || t == 256 {
                         assert_eq!(ahead.rng_state(), rng, "{sketch:?}: state after {t}");
                     }
@@ -351,11 +373,11 @@ mod tests {
     #[test]
     fn restarting_from_a_saved_state_continues_the_same_draws() {
         let sketch: Arc<dyn Sketch> = Arc::new(RandK::new(50, 7).unwrap());
-        let mut a = DrawAhead::start(Arc::clone(&sketch), stream(4, Stream::Sketch));
+        let mut a = DrawAhead::start(Arc::clone(&sketch), stream(4, Stream::Sketch), false);
         for _ in 0..300 {
             a.next();
         }
-        let mut b = DrawAhead::start(Arc::clone(&sketch), a.rng_state());
+        let mut b = DrawAhead::start(Arc::clone(&sketch), a.rng_state(), false);
         for _ in 0..600 {
             assert_eq!(a.next().indices, b.next().indices);
         }

@@ -36,6 +36,8 @@ pub struct DoubleSketchedSgd {
     /// ahead on a helper thread (see [`super::shuffle_ahead`]).
     shuffles: Option<ShuffleAhead>,
     draw: SketchDraw,
+    /// Whether the objective's step takes draws held by their bit set alone.
+    unlisted_ok: bool,
     ws: Workspace,
     grad: Vec<f64>,
 }
@@ -64,6 +66,7 @@ impl DoubleSketchedSgd {
             sampler: None,
             shuffles: None,
             draw: SketchDraw::new(),
+            unlisted_ok: false,
             ws: Workspace::default(),
             grad: Vec::new(),
         })
@@ -87,6 +90,7 @@ impl DoubleSketchedSgd {
             self.ahead = Some(DrawAhead::start(
                 Arc::clone(&self.sketch),
                 self.sketch_rng.clone(),
+                self.unlisted_ok,
             ));
         }
         if rayon::current_num_threads() >= 2 {
@@ -133,6 +137,8 @@ impl<O: Objective + ?Sized> Solver<O> for DoubleSketchedSgd {
             .step_size
             .resolve_with(|| Solver::<O>::theory_gamma_for(self, problem))?;
         self.theory_gamma = theory_gamma;
+        self.unlisted_ok = f.takes_unlisted_draws();
+        self.draw.set_unlisted_ok(self.unlisted_ok);
         self.schedule = Some(schedule);
         self.sketch_rng = stream(self.seed, Stream::Sketch);
         self.sampler = match self.variant {
@@ -151,6 +157,8 @@ impl<O: Objective + ?Sized> Solver<O> for DoubleSketchedSgd {
         // Sized to the draws as they come (K, not d).
         self.grad = Vec::new();
         self.start_drawing();
+        let mut x0 = x0;
+        crate::linalg::advise_huge_pages(&mut x0);
         Ok(IterState::start(x0))
     }
 

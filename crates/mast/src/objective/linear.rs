@@ -552,6 +552,11 @@ impl<L: MarginLoss> Objective for LinearModel<L> {
         Some(h)
     }
 
+    fn takes_unlisted_draws(&self) -> bool {
+        // The fused sparse step reads Ω's bit set; any other path lists it first.
+        matches!(&self.data.features, Design::Sparse(sp) if sp.bit_rows().is_none())
+    }
+
     fn prefetch_rows(&self, rows: &[usize]) {
         // The minibatch kernels read bit rows where they are built and the
         // vector path runs, else the CSR index lists.
@@ -595,6 +600,7 @@ impl<L: MarginLoss> Objective for LinearModel<L> {
                     av: &shift.cache,
                     idx: &draw.indices,
                     member_bits: draw.member_bits(),
+                    k: draw.len(),
                     c,
                     v: &shift.v,
                     v_norm_sq: shift.v_norm_sq,
@@ -604,6 +610,8 @@ impl<L: MarginLoss> Objective for LinearModel<L> {
                 return step.run::<L>(x, ws);
             }
         }
+        let mut scratch = std::mem::take(&mut ws.listed);
+        let draw = draw.listed(&mut scratch);
         let loss = self.sketched_loss_grad(shift, x, draw, rows, ws, grad);
         let mut finite = loss.is_finite();
         for (k, &j) in draw.indices.iter().enumerate() {
@@ -611,6 +619,7 @@ impl<L: MarginLoss> Objective for LinearModel<L> {
             finite &= xj.is_finite();
             x[j] = xj;
         }
+        ws.listed = scratch;
         StepOutcome { loss, finite }
     }
 

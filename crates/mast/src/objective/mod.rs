@@ -121,6 +121,9 @@ pub struct Workspace {
     pub touched: Vec<u64>,
     /// The sparse step's column sums `Σ_i r_i a_ij` (d-sized), all-zero between calls.
     pub col_sums: Vec<f64>,
+    /// A draw held by its bit set, listed for the oracles that read lists
+    /// (see [`SketchDraw::listed`]).
+    pub listed: SketchDraw,
 }
 
 impl Workspace {
@@ -174,7 +177,11 @@ impl Workspace {
             }
         }
         if self.col_sums.len() < d {
-            self.col_sums.resize(d, 0.0);
+            // Zeroed by the allocator (untouched pages), so that huge pages back
+            // them from the first write.
+            let mut sums = vec![0.0; d];
+            crate::linalg::advise_huge_pages(&mut sums);
+            self.col_sums = sums;
         }
     }
 }
@@ -216,6 +223,13 @@ pub trait Objective: Send + Sync {
     /// A hint that the next oracle call will use `rows`: objectives over stored data
     /// may start bringing them into cache (the default does nothing).
     fn prefetch_rows(&self, _rows: &[usize]) {}
+
+    /// Whether [`Objective::sketched_step`] takes draws held by their bit set
+    /// alone (see [`SketchDraw::set_unlisted_ok`]); solvers then let samplers
+    /// skip listing Ω. The default is no: the default oracles read the lists.
+    fn takes_unlisted_draws(&self) -> bool {
+        false
+    }
 
     /// Precomputation from the shift v (see [`Shift`]).
     fn shift_cache(&self, _v: &[f64]) -> Vec<f64> {

@@ -31,6 +31,8 @@ pub(super) struct SparseStep<'a> {
     /// Ω as a bit set, where the draw brings one (then Ω is increasing, and the
     /// step neither builds a set nor reads `idx`).
     pub member_bits: Option<&'a [u64]>,
+    /// |Ω|.
+    pub k: usize,
     /// The common scale of Ω.
     pub c: f64,
     pub v: &'a [f64],
@@ -85,17 +87,28 @@ impl SparseStep<'_> {
         self.margins(x, members, m);
         let (r, b, fac) = (&mut ws.r[..nb], &mut ws.b[..nb], &mut ws.fac[..nb]);
         let loss_sum = derivatives::<L>(self.batch, self.labels, m, r, b, fac);
-        self.column_sums(r, members, touched, col_sums);
+        // Few of the batch's nonzeros are in a sparse Ω (K < d/8): test first and
+        // touch only Ω's columns; else branch-free (the test would mispredict).
+        let sparse_omega = 8 * self.k < d;
+        if sparse_omega {
+            self.column_sums_on_omega(r, members, touched, col_sums);
+        } else {
+            self.column_sums(r, members, touched, col_sums);
+        }
+        // The passes over Ω read and clear the column sums of Ω's columns.
         let (y_norm_sq, finite) = match self.member_bits {
-            Some(bits) => self.apply_by_words(x, bits, touched, col_sums),
+            Some(bits) => self.apply_by_words(x, bits, touched, col_sums, sparse_omega),
             None => self.apply(x, touched, col_sums),
         };
-        // Leave the scratch all-zero: the batch's columns, then Ω.
-        for &i in self.batch {
-            for &j in self.sp.row(i).0 {
-                let j = j as usize;
-                col_sums[j] = 0.0;
-                touched[j >> 6] = 0;
+        // Leave the scratch all-zero: the branch-free sums wrote every batch
+        // column (zeros, or NaN from a non-finite r_i); then Ω.
+        if !sparse_omega {
+            for &i in self.batch {
+                for &j in self.sp.row(i).0 {
+                    let j = j as usize;
+                    col_sums[j] = 0.0;
+                    touched[j >> 6] = 0;
+                }
             }
         }
         if self.member_bits.is_none() {
@@ -178,23 +191,66 @@ impl SparseStep<'_> {
         }
     }
 
+    /// [`SparseStep::column_sums`] adding only the nonzeros in Ω's columns
+    /// (the same sums, in the same order, on Ω; nothing written elsewhere).
+    fn column_sums_on_omega(
+        &self,
+        r: &[f64],
+        members: &[u64],
+        touched: &mut [u64],
+        col_sums: &mut [f64],
+    ) {
+        let binary = self.sp.is_binary();
+        for (&i, &ri) in self.batch.iter().zip(r) {
+            let (ix, vx) = self.sp.row(i);
+            for (p, &j) in ix.iter().enumerate() {
+                let j = j as usize;
+                if bit(members, j) {
+                    col_sums[j] += if binary { ri } else { ri * vx[p] };
+                    touched[j >> 6] |= 1 << (j & 63);
+                }
+            }
+        }
+    }
+
     /// [`SparseStep::apply`] walking Ω's bit set (in increasing order, as Ω)
     /// instead of its index list: the same operations in the same order, with
     /// position k's term of ‖y‖² in partial sum k mod 4 (four accumulators that
     /// rotate, so that they stay in registers).
+    /// Reads and clears `touched` and the column sums of Ω's columns. Where Ω
+    /// is sparse (`prefetch`), x at the first coordinate of Ω a few words ahead
+    /// is fetched early: such steps wait on memory, not on arithmetic.
     fn apply_by_words(
         &self,
         x: &mut [f64],
         members: &[u64],
-        touched: &[u64],
-        col_sums: &[f64],
+        touched: &mut [u64],
+        col_sums: &mut [f64],
+        prefetch: bool,
     ) -> (f64, bool) {
+        /// Words ahead whose first member of Ω is prefetched.
+        const AHEAD: usize = 32;
         let (c, lam, gamma) = (self.c, self.lam, self.gamma);
         let shifted = !self.av.is_empty();
         let (mut a0, mut a1, mut a2, mut a3) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
         let mut finite = true;
         let mut k = 0usize;
-        for (w, (&word, &near)) in members.iter().zip(touched).enumerate() {
+        for (w, (&word, near_w)) in members.iter().zip(touched.iter_mut()).enumerate() {
+            if prefetch {
+                if let Some(&ahead) = members.get(w + AHEAD) {
+                    if ahead != 0 {
+                        let j = (w + AHEAD) * 64 + ahead.trailing_zeros() as usize;
+                        crate::linalg::prefetch(&x[j..j + 1]);
+                    }
+                }
+            }
+            if word == 0 {
+                continue;
+            }
+            let near = *near_w;
+            if near != 0 {
+                *near_w = 0;
+            }
             let mut bits = word;
             while bits != 0 {
                 let t = bits.trailing_zeros() as usize;
@@ -207,7 +263,7 @@ impl SparseStep<'_> {
                 let sum = a0 + (yj * yj - vj * vj);
                 (a0, a1, a2, a3) = (a1, a2, a3, sum);
                 let g = if (near >> t) & 1 != 0 {
-                    col_sums[j]
+                    std::mem::take(&mut col_sums[j])
                 } else {
                     0.0
                 };
@@ -231,8 +287,8 @@ impl SparseStep<'_> {
     /// The pass over Ω: `x_j ← x_j − γ c (G_j + λ y_j)` with `y_j = v_j + u_j` and
     /// `G_j` the column sum (0 off the batch's columns); returns `‖y‖² = ‖v‖² +
     /// Σ_Ω (y_j² − v_j²)` (four partial sums, position mod 4) and whether every
-    /// new x_j is finite.
-    fn apply(&self, x: &mut [f64], touched: &[u64], col_sums: &[f64]) -> (f64, bool) {
+    /// new x_j is finite. Reads and clears `touched` and the column sums of Ω.
+    fn apply(&self, x: &mut [f64], touched: &mut [u64], col_sums: &mut [f64]) -> (f64, bool) {
         let (c, lam, gamma) = (self.c, self.lam, self.gamma);
         let shifted = !self.av.is_empty();
         let mut acc = [0.0f64; 4];
@@ -242,7 +298,11 @@ impl SparseStep<'_> {
             let uj = c * (x[j] - vj);
             let yj = vj + uj;
             acc[t] += yj * yj - vj * vj;
-            let g = if bit(touched, j) { col_sums[j] } else { 0.0 };
+            let g = if bit(touched, j) {
+                std::mem::take(&mut col_sums[j])
+            } else {
+                0.0
+            };
             let xj = x[j] - gamma * (c * (g + lam * yj));
             finite &= xj.is_finite();
             x[j] = xj;
@@ -251,6 +311,7 @@ impl SparseStep<'_> {
         for (k, &j) in self.idx.iter().enumerate() {
             one(j, k & 3);
         }
+        clear_bits(touched, self.idx);
         (
             self.v_norm_sq + ((acc[0] + acc[1]) + (acc[2] + acc[3])),
             finite,

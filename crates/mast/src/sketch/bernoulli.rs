@@ -184,8 +184,8 @@ impl Sketch for Bernoulli {
                 } else if let Some(level) = short_binary(p).filter(|_| d > 128) {
                     // p = level/2³²: 64 coordinates a word, exactly p each.
                     let count = super::masks::bernoulli_bits(d, level, 32, rng, &mut out.bits);
-                    super::masks::list_bits(&out.bits, count, &mut out.indices);
-                    out.set_member_bits();
+                    out.finish_from_bits(count, scale);
+                    return;
                 } else {
                     keep_each(d, p, rng, &mut out.indices, &mut out.bits);
                     out.set_member_bits();

@@ -43,21 +43,37 @@ pub struct SketchDraw {
     /// The scale every kept coordinate has, with the draw's length, where the
     /// sketch that made the draw says so (see [`SketchDraw::common_scale`]).
     common: Option<(f64, usize)>,
+    /// Asked for by the consumer: where the sampler makes Ω's bit set and every
+    /// kept coordinate has one scale, leave `indices` and `scales` empty (see
+    /// [`SketchDraw::set_unlisted_ok`]).
+    unlisted_ok: bool,
+    /// `Some(|Ω|)` when this draw is held by its bit set and common scale alone
+    /// (`indices` and `scales` empty).
+    unlisted: Option<usize>,
 }
 
 impl PartialEq for SketchDraw {
     /// Two draws are equal when they keep the same coordinates with the same scales
-    /// (sampler scratch space is not part of a draw).
+    /// (sampler scratch space is not part of a draw; a draw held by its bit set
+    /// equals the same draw held by lists).
     fn eq(&self, other: &Self) -> bool {
-        self.indices == other.indices && self.scales == other.scales
+        if self.is_listed() && other.is_listed() {
+            return self.indices == other.indices && self.scales == other.scales;
+        }
+        self.len() == other.len()
+            && self
+                .iter()
+                .zip(other.iter())
+                .all(|((i, c), (j, e))| i == j && c.to_bits() == e.to_bits())
     }
 }
 
 impl std::fmt::Debug for SketchDraw {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (indices, scales): (Vec<usize>, Vec<f64>) = self.iter().unzip();
         f.debug_struct("SketchDraw")
-            .field("indices", &self.indices)
-            .field("scales", &self.scales)
+            .field("indices", &indices)
+            .field("scales", &scales)
             .finish()
     }
 }
@@ -70,20 +86,85 @@ impl SketchDraw {
 
     /// Number of kept coordinates |Ω|.
     pub fn len(&self) -> usize {
-        self.indices.len()
+        self.unlisted.unwrap_or(self.indices.len())
     }
 
     /// Whether nothing is kept.
     pub fn is_empty(&self) -> bool {
-        self.indices.is_empty()
+        self.len() == 0
     }
 
-    /// Clears the draw (keeps capacity).
+    /// Clears the draw (keeps capacity, and the [`SketchDraw::set_unlisted_ok`]
+    /// request).
     pub fn clear(&mut self) {
         self.indices.clear();
         self.scales.clear();
         self.common = None;
         self.bits_hold = None;
+        self.unlisted = None;
+    }
+
+    /// Allows the samplers to leave `indices` and `scales` empty where they make
+    /// Ω's bit set on the way and every kept coordinate has one scale (Rand-K with
+    /// K ≥ d/512 and d > 128, a uniform Bernoulli with p > 1/16 and d > 128):
+    /// the draw is then held by [`SketchDraw::member_bits`] and
+    /// [`SketchDraw::common_scale`] alone, which saves writing 16 bytes a kept
+    /// coordinate when K is large. The generator is advanced exactly as for a
+    /// listed draw, so the draws are the same. [`SketchDraw::len`],
+    /// [`SketchDraw::iter`], [`SketchDraw::apply_shifted`] and equality work on
+    /// both forms; code that reads the `indices` and `scales` fields directly
+    /// must check [`SketchDraw::is_listed`] or use [`SketchDraw::listed`].
+    ///
+    /// ```
+    /// use mast::rng::{stream, Stream};
+    /// use mast::sketch::{RandK, Sketch, SketchDraw};
+    /// let s = RandK::with_fraction(1000, 0.5).unwrap();
+    /// let (mut lean, mut full) = (SketchDraw::new(), SketchDraw::new());
+    /// lean.set_unlisted_ok(true);
+    /// s.draw(&mut stream(7, Stream::Sketch), &mut lean);
+    /// s.draw(&mut stream(7, Stream::Sketch), &mut full);
+    /// assert!(!lean.is_listed() && lean.indices.is_empty());
+    /// assert_eq!(lean.len(), 500);
+    /// assert_eq!(lean, full);
+    /// let mut scratch = SketchDraw::new();
+    /// assert_eq!(lean.listed(&mut scratch).indices, full.indices);
+    /// ```
+    pub fn set_unlisted_ok(&mut self, ok: bool) {
+        self.unlisted_ok = ok;
+    }
+
+    /// Whether `indices` and `scales` hold the draw (else its bit set and common
+    /// scale do; see [`SketchDraw::set_unlisted_ok`]).
+    pub fn is_listed(&self) -> bool {
+        self.unlisted.is_none()
+    }
+
+    /// This draw with `indices` and `scales` filled in: itself where it is
+    /// listed, else `scratch`, made from the bit set.
+    pub fn listed<'a>(&'a self, scratch: &'a mut SketchDraw) -> &'a SketchDraw {
+        let Some(k) = self.unlisted else { return self };
+        let c = self.common.map_or(1.0, |(c, _)| c);
+        scratch.clear();
+        masks::list_bits(&self.bits, k, &mut scratch.indices);
+        scratch.scales.resize(k, c);
+        scratch.common = Some((c, k));
+        scratch
+    }
+
+    /// Samplers that made Ω's bit set (`count` bits) and give every kept
+    /// coordinate scale `c`: lists Ω and the scales unless the consumer allowed
+    /// an unlisted draw; records the bit set and the common scale.
+    pub(crate) fn finish_from_bits(&mut self, count: usize, c: f64) {
+        if self.unlisted_ok {
+            self.indices.clear();
+            self.scales.clear();
+            self.unlisted = Some(count);
+        } else {
+            masks::list_bits(&self.bits, count, &mut self.indices);
+            self.scales.resize(count, c);
+        }
+        self.bits_hold = Some(count);
+        self.common = Some((c, count));
     }
 
     /// Ω as a bit set over `0..d` (bit j mod 64 of word j/64; every word past d
@@ -96,6 +177,9 @@ impl SketchDraw {
     /// it, checked in O(1) against the draw as it is now (its length, and its
     /// first and last coordinates in the set); [`SketchDraw::clear`] resets it.
     pub fn member_bits(&self) -> Option<&[u64]> {
+        if let Some(k) = self.unlisted {
+            return (self.bits_hold == Some(k)).then_some(&self.bits[..]);
+        }
         let has = |j: &usize| {
             self.bits
                 .get(j >> 6)
@@ -133,6 +217,9 @@ impl SketchDraw {
         // Checked against the draw as it is now (O(1)): the fields are public, so
         // a draw may have been changed since its sketch made it.
         let (c, len) = self.common?;
+        if let Some(k) = self.unlisted {
+            return (len == k).then_some(c);
+        }
         let same = |s: Option<&f64>| s.is_none_or(|&t| t.to_bits() == c.to_bits());
         (len == self.indices.len()
             && len == self.scales.len()
@@ -148,12 +235,31 @@ impl SketchDraw {
         self.common = Some((c, self.indices.len()));
     }
 
-    /// `(index, scale)` pairs.
+    /// `(index, scale)` pairs, in increasing index order.
     pub fn iter(&self) -> impl Iterator<Item = (usize, f64)> + '_ {
-        self.indices
+        let listed = self
+            .indices
             .iter()
             .copied()
-            .zip(self.scales.iter().copied())
+            .zip(self.scales.iter().copied());
+        let c = self.common.map_or(1.0, |(c, _)| c);
+        let from_bits = self
+            .unlisted
+            .map(|_| {
+                self.bits.iter().enumerate().flat_map(move |(w, &word)| {
+                    let mut b = word;
+                    std::iter::from_fn(move || {
+                        (b != 0).then(|| {
+                            let t = b.trailing_zeros() as usize;
+                            b &= b - 1;
+                            (w * 64 + t, c)
+                        })
+                    })
+                })
+            })
+            .into_iter()
+            .flatten();
+        listed.chain(from_bits)
     }
 
     /// The diagonal of `S` as a dense vector of length `d`.

@@ -79,13 +79,14 @@ impl RandK {
             out.indices.extend(0..d);
         } else if 4 * k >= d && d > 128 {
             masks::uniform_subset_bits(d, k, rng, &mut out.bits);
-            masks::list_bits(&out.bits, k, &mut out.indices);
-            out.set_member_bits();
+            out.finish_from_bits(k, scale);
+            return;
         } else if 4 * k >= d {
             select_sequentially(d, k, rng, &mut out.indices, &mut out.bits);
             out.set_member_bits();
         } else if floyd(d, k, rng, out) {
-            out.set_member_bits();
+            out.finish_from_bits(k, scale);
+            return;
         }
         out.scales.resize(k, scale);
         out.set_common_scale(scale);
@@ -252,13 +253,7 @@ fn floyd(d: usize, k: usize, rng: &mut MastRng, out: &mut SketchDraw) -> bool {
             let pick = if taken { j } else { t };
             bits[pick >> 6] |= 1 << (pick & 63);
         }
-        for (w, &word) in bits.iter().enumerate() {
-            let mut b = word;
-            while b != 0 {
-                out.indices.push(w * 64 + b.trailing_zeros() as usize);
-                b &= b - 1;
-            }
-        }
+        // The caller lists Ω from the set (where the consumer wants lists).
         *rng = local;
         return true;
     } else {
