@@ -1,6 +1,6 @@
 //! # mast-experiments — the paper's experiments, one command each
 //!
-//! Each experiment runs many configured trainings (through [`mast::run::train`],
+//! Each experiment runs many configured trainings (through [`mast::run::train()`],
 //! so every configuration gets an ordinary run folder), writes every number to
 //! CSV, draws figures with [`mast_report`] (PNG and SVG), and writes an
 //! `index.html` that shows figures, tables and the commands that reproduce them.
