@@ -121,13 +121,13 @@ impl Default for ObjectiveConfig {
     }
 }
 
-/// A step size in a config: `"theory"`, `"decreasing"`, or a number.
+/// A step size in a config: `"theory"`, `"nonconvex"`, `"decreasing"`, or a number.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum StepSetting {
     /// A fixed γ.
     Value(f64),
-    /// `"theory"` or `"decreasing"`.
+    /// A rule: `"theory"`, `"nonconvex"` or `"decreasing"` (checked by [`TrainConfig::check`]).
     Rule(String),
 }
 
@@ -307,18 +307,18 @@ pub struct TrainConfig {
     /// The sketch distribution D.
     #[serde(default = "default_sketch")]
     pub sketch: SketchSpec,
-    /// Data.
+    /// The training, test and validation data (`[data]`).
     pub data: DataConfig,
-    /// Objective.
+    /// The loss and its ℓ2 weight (`[objective]`).
     #[serde(default)]
     pub objective: ObjectiveConfig,
-    /// Algorithm.
+    /// The method, its variant, length and step size (`[algorithm]`).
     #[serde(default)]
     pub algorithm: AlgorithmConfig,
     /// Algorithm 2's nodes (used when `algorithm.method = "distributed"`).
     #[serde(default)]
     pub distributed: DistributedConfig,
-    /// Output.
+    /// The run folder and what is written into it (`[output]`).
     #[serde(default)]
     pub output: OutputConfig,
 }
@@ -348,11 +348,11 @@ pub enum Method {
     Gd,
     /// Algorithm 3 over N fixed sketches.
     Lsvrdsg {
-        /// N.
+        /// N: the number of fixed sketches the finite sum runs over.
         n_sketches: usize,
-        /// b.
+        /// b: sketches in the reference gradient's minibatch (b = N: exact).
         ref_batch: usize,
-        /// ρ.
+        /// ρ: the probability of refreshing the reference point each step.
         rho: f64,
     },
     /// Algorithm 2 over the configured nodes.
