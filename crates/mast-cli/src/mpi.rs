@@ -32,15 +32,29 @@ pub fn run(mut cfg: TrainConfig, mode: FolderMode, quiet: bool) -> Result<()> {
         }
         cfg.distributed.nodes = world.size();
     }
-    // Checks every rank makes alike: no messages yet, so every rank may just exit.
+    // Checks every rank makes alike: no messages yet, so every rank may just exit
+    // (after rank 0 has said why: the broadcast holds the others until then).
     let checked = match cfg.check().and_then(|c| check_mpi(&world, &c).map(|()| c)) {
         Ok(c) => c,
-        Err(e) if rank == 0 => return Err(e.into()),
-        Err(_) => {
-            drop(world); // MPI_Finalize
-            std::process::exit(1)
-        }
+        Err(e) => leave(world, (rank == 0).then_some(e)),
     };
+    if mode == FolderMode::Resume {
+        // A resumed run keeps its settings: rank 0 (which holds the run folder)
+        // decides, and tells the others.
+        let verdict = if rank == 0 {
+            mast::run::check_resume(&checked.config)
+        } else {
+            Ok(())
+        };
+        let mut refused = [f64::from(u8::from(verdict.is_err()))];
+        if let Err(e) = verdict {
+            eprintln!("error: {e}");
+        }
+        world.broadcast_f64(&mut refused);
+        if refused[0] != 0.0 {
+            leave(world, None)
+        }
+    }
     let mut progress = Progress::new(quiet || rank != 0);
     let mut observers: [&mut dyn Observer; 1] = [&mut progress];
     match train_mpi(&world, &checked, &mut observers, mode) {
@@ -57,4 +71,16 @@ pub fn run(mut cfg: TrainConfig, mode: FolderMode, quiet: bool) -> Result<()> {
             world.abort(1)
         }
     }
+}
+
+/// Ends this rank after an error every rank met alike: rank 0 (given `error`)
+/// prints it, a broadcast holds the other ranks until it has, then every rank
+/// finalises MPI and exits with code 1.
+fn leave(world: MpiWorld, error: Option<mast::MastError>) -> ! {
+    if let Some(e) = error {
+        eprintln!("error: {e}");
+    }
+    world.broadcast_f64(&mut [0.0]);
+    drop(world); // MPI_Finalize
+    std::process::exit(1)
 }

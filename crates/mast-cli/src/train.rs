@@ -16,8 +16,10 @@ pub struct TrainArgs {
     /// TOML config (see examples/a5a.toml); flags override its values.
     #[arg(long, short)]
     config: Option<PathBuf>,
-    /// Continue the run in this folder from its checkpoint (its config.toml; --steps may extend it).
-    #[arg(long, value_name = "DIR", conflicts_with = "config")]
+    /// Continue the run in this folder from its checkpoint, with the settings in its
+    /// config.toml: only --steps/--epochs and --threads may change (any other setting
+    /// that differs is refused).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["config", "force", "out"])]
     resume: Option<PathBuf>,
     /// Replace a run folder that already holds a run.
     #[arg(long)]
@@ -118,7 +120,10 @@ fn absolute(p: PathBuf) -> Result<PathBuf> {
 pub(crate) fn build_config(a: &TrainArgs) -> Result<(TrainConfig, FolderMode)> {
     let (mut cfg, mode) = if let Some(dir) = &a.resume {
         let path = dir.join("config.toml");
-        (TrainConfig::load(&path)?, FolderMode::Resume)
+        let mut cfg = TrainConfig::load(&path)?;
+        // The folder given, wherever the run was first written.
+        cfg.output.dir = dir.clone();
+        (cfg, FolderMode::Resume)
     } else if let Some(path) = &a.config {
         let mode = if a.force {
             FolderMode::Overwrite
@@ -239,14 +244,15 @@ pub(crate) fn build_config(a: &TrainArgs) -> Result<(TrainConfig, FolderMode)> {
     if let Some(v) = &a.name {
         cfg.name = Some(v.clone());
     }
-    if a.resume.is_some()
-        && (a.train.is_some() || a.test.is_some() || a.sketch.is_some() || a.seed.is_some())
-    {
-        bail!("--resume continues a run as configured: only --steps/--epochs, --threads and --quiet may change");
-    }
     cfg.data.train = absolute(cfg.data.train)?;
     cfg.data.test = cfg.data.test.map(absolute).transpose()?;
     cfg.output.dir = absolute(cfg.output.dir)?;
+    if mode == FolderMode::Resume && cfg.distributed.engine != "mpi" {
+        // Before any data is read: a resumed run keeps its settings. (Under
+        // `mpirun`, `crate::mpi::run` checks once the ranks are known, rank 0
+        // alone printing the error.)
+        mast::run::check_resume(&cfg)?;
+    }
     Ok((cfg, mode))
 }
 
@@ -269,14 +275,27 @@ fn run_network(a: &TrainArgs, path: &std::path::Path) -> Result<()> {
     let linear_only = [
         (a.train.is_some(), "--train"),
         (a.test.is_some(), "--test"),
+        (a.val_fraction.is_some(), "--val-fraction"),
+        (a.n_features.is_some(), "--n-features"),
+        (a.loss.is_some(), "--loss"),
+        (a.lambda.is_some(), "--lambda"),
         (a.sketch.is_some(), "--sketch"),
         (a.method.is_some(), "--method"),
+        (a.nodes.is_some(), "--nodes"),
+        (a.sharding.is_some(), "--sharding"),
+        (a.engine.is_some(), "--engine"),
+        (a.n_sketches.is_some(), "--n-sketches"),
+        (a.ref_batch.is_some(), "--ref-batch"),
+        (a.rho.is_some(), "--rho"),
+        (a.variant.is_some(), "--variant"),
+        (a.batch.is_some(), "--batch"),
         (a.steps.is_some(), "--steps"),
         (a.epochs.is_some(), "--epochs"),
         (a.step_size.is_some(), "--step-size"),
-        (a.batch.is_some(), "--batch"),
+        (a.step_multiplier.is_some(), "--step-multiplier"),
+        (a.decay_t0.is_some(), "--decay-t0"),
+        (a.eval_every.is_some(), "--eval-every"),
         (a.threads.is_some(), "--threads"),
-        (a.loss.is_some() || a.lambda.is_some(), "--loss/--lambda"),
     ];
     if let Some((_, flag)) = linear_only.iter().find(|(given, _)| *given) {
         bail!(
@@ -286,8 +305,17 @@ fn run_network(a: &TrainArgs, path: &std::path::Path) -> Result<()> {
     }
     let mut cfg = mast_nn::config::NnTrainConfig::read(path)?;
     let mode = if a.resume.is_some() {
-        if a.out.is_some() || a.seed.is_some() {
-            bail!("--resume continues a run as configured: only --quiet may be given");
+        if let Some(seed) = a.seed.filter(|&s| s != cfg.seed) {
+            bail!(
+                "cannot resume the run in {}: 1 setting differs from the run's config.toml:\n  \
+                 seed (--seed): {} in the run, {seed} now\n\
+                 a resumed network run keeps its settings: only --quiet and --name may be given.\n\
+                 To train with the new seed, start a fresh run in another folder:\n  \
+                 mast train --config {} --out NEW_DIR --seed {seed}",
+                path.parent().unwrap_or(path).display(),
+                cfg.seed,
+                path.display()
+            );
         }
         FolderMode::Resume
     } else if a.force {

@@ -194,6 +194,32 @@ fn mpi_resume_equals_one_in_process_run() {
     ]);
     run(c);
     assert_eq!(metrics_without_time(&ip), metrics_without_time(&mp));
+    // A resume that would change the run is refused on every rank, rank 0 saying why
+    // (once), and the folder is left as it was; so is one with another number of ranks.
+    let before = std::fs::read(mp.join("metrics.csv")).unwrap();
+    for (np, flags, says) in [
+        (
+            2,
+            ["--lambda", "0.1"],
+            "objective.lambda (--lambda): \"1/n\" in the run, 0.1 now",
+        ),
+        (
+            3,
+            ["--steps", "400"],
+            "distributed.nodes (--nodes): 2 in the run, 3 now",
+        ),
+    ] {
+        let mut c = mpirun(np);
+        c.arg(mast())
+            .args(["train", "--resume", &mp.display().to_string(), "--quiet"])
+            .args(flags);
+        let out = c.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{err}");
+        assert!(err.contains(says), "{err}");
+        assert_eq!(err.matches("cannot resume the run").count(), 1, "{err}");
+        assert_eq!(std::fs::read(mp.join("metrics.csv")).unwrap(), before);
+    }
     let _ = std::fs::remove_dir_all(&ip);
     let _ = std::fs::remove_dir_all(&mp);
 }

@@ -1,6 +1,6 @@
 //! # mast-experiments — the paper's experiments, one command each
 //!
-//! Each experiment runs many configured trainings (through [`mast::run::train`],
+//! Each experiment runs many configured trainings (through [`mast::run::train()`],
 //! so every configuration gets an ordinary run folder), writes every number to
 //! CSV, draws figures with [`mast_report`] (PNG and SVG), and writes an
 //! `index.html` that shows figures, tables and the commands that reproduce them.
@@ -14,6 +14,8 @@
 //!
 //! Configurations run in parallel (rayon, one thread each); every run is
 //! deterministic for its seed, so the CSVs are identical whatever the thread count.
+
+#![warn(missing_docs)]
 
 pub mod common;
 pub mod curves;

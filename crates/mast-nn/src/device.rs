@@ -56,7 +56,7 @@ impl DeviceChoice {
                 "train.device",
                 format!(
                     "this build has no `{}` backend: rebuild with `--features mast-cli/{}` \
-                     (see the README's GPU notes)",
+                     (see docs/neural.md, GPU)",
                     other,
                     other.feature()
                 ),

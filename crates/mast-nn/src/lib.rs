@@ -16,6 +16,8 @@
 //! - [`config`], [`experiment`], [`report`], [`figures`]: the `nn-prune` experiment,
 //!   with the same figures and `index.html` as the linear-model experiments.
 
+#![warn(missing_docs)]
+
 pub mod config;
 pub mod data;
 pub mod device;

@@ -6,7 +6,10 @@ use std::path::PathBuf;
 pub type Result<T, E = MastError> = std::result::Result<T, E>;
 
 /// Everything that can go wrong in `mast`.
+///
+/// New variants may be added in minor releases: match with a `_` arm.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum MastError {
     /// A file could not be opened, read or written.
     #[error("{path}: {action}: {source}")]
@@ -94,6 +97,16 @@ pub enum MastError {
         /// Why.
         message: String,
     },
+    /// A run was asked to resume with settings other than those it was started
+    /// with (only the length of the run, the thread count and output-only
+    /// settings may change: [`crate::run::TrainConfig::RESUMABLE_KEYS`]).
+    #[error("{}", resume_message(dir, changes))]
+    ResumeChanged {
+        /// The run folder.
+        dir: PathBuf,
+        /// Each changed setting with its saved and its given value.
+        changes: Vec<crate::run::config::SettingChange>,
+    },
     /// The run was interrupted (Ctrl-C, see [`crate::run::Interrupt`]) after
     /// writing its checkpoint and partial results into `dir`.
     #[error("interrupted at step {step}: checkpoint and partial results are in {}", dir.display())]
@@ -103,6 +116,38 @@ pub enum MastError {
         /// The run folder holding the checkpoint.
         dir: PathBuf,
     },
+}
+
+/// The text of [`MastError::ResumeChanged`]: every change, then how to start a
+/// fresh run with the new settings instead.
+fn resume_message(dir: &std::path::Path, changes: &[crate::run::config::SettingChange]) -> String {
+    use std::fmt::Write;
+    let mut s = format!(
+        "cannot resume the run in {}: {} setting{} differ{} from the run's config.toml:",
+        dir.display(),
+        changes.len(),
+        if changes.len() == 1 { "" } else { "s" },
+        if changes.len() == 1 { "s" } else { "" },
+    );
+    for c in changes {
+        let _ = write!(s, "\n  {c}");
+    }
+    let flags: String = changes
+        .iter()
+        .filter(|c| c.given != "(unset)")
+        .filter_map(|c| {
+            let value = c.given.trim_matches('"');
+            c.flag().map(|f| format!(" {f} {value}"))
+        })
+        .collect();
+    let _ = write!(
+        s,
+        "\na resumed run keeps its settings: only its length (--steps/--epochs) and --threads may change.\n\
+         To train with the new settings, start a fresh run in another folder (or replace this one with --force):\n  \
+         mast train --config {} --out NEW_DIR{flags}",
+        dir.join("config.toml").display()
+    );
+    s
 }
 
 impl MastError {

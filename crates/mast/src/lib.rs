@@ -26,6 +26,8 @@
 //! assert!(f.loss(&state.x) < std::f64::consts::LN_2);
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod algorithm;
 pub mod data;
 pub mod engine;
@@ -39,6 +41,18 @@ pub mod sketched;
 pub mod theory;
 
 pub use error::{MastError, Result};
+
+/// How to add a sketch, a loss and an algorithm: `docs/extending.md`, included
+/// here so that `cargo test --doc` compiles and runs its examples.
+#[doc = include_str!("../../../docs/extending.md")]
+#[doc(hidden)]
+pub mod extending {}
+
+/// The project's `README.md`, included so that `cargo test --doc` runs its example
+/// (a code fence without a language is compiled as Rust: mark shell output `text`).
+#[doc = include_str!("../../../README.md")]
+#[doc(hidden)]
+pub mod readme {}
 
 /// The names most programs need.
 pub mod prelude {

@@ -225,3 +225,53 @@ fn bad_configs_are_rejected_with_names() {
     );
     std::fs::remove_file(&p).unwrap();
 }
+
+/// A resume may change the length of the run and the thread count (the result
+/// equals the uninterrupted run's, bit for bit), but no other setting:
+/// [`MastError::ResumeChanged`] names each changed key, and nothing is written.
+#[test]
+fn resume_refuses_changed_settings_and_allows_threads() {
+    let full_dir = tmp("resume-threads-full");
+    let full = train(
+        &config(full_dir.clone(), "bernoulli:0.5", "minibatch", 120, 1)
+            .check()
+            .unwrap(),
+        &mut [],
+        FolderMode::Fresh,
+    )
+    .unwrap();
+    let dir = tmp("resume-threads-part");
+    train(
+        &config(dir.clone(), "bernoulli:0.5", "minibatch", 60, 1)
+            .check()
+            .unwrap(),
+        &mut [],
+        FolderMode::Fresh,
+    )
+    .unwrap();
+    let metrics = std::fs::read(dir.join("metrics.csv")).unwrap();
+    let mut changed = config(dir.clone(), "bernoulli:0.3", "minibatch", 120, 2);
+    changed.objective.lambda = Lambda::Value(0.5);
+    let err = train(&changed.check().unwrap(), &mut [], FolderMode::Resume).unwrap_err();
+    match &err {
+        MastError::ResumeChanged { changes, .. } => {
+            let keys: Vec<&str> = changes.iter().map(|c| c.key.as_str()).collect();
+            assert_eq!(keys, ["objective.lambda", "sketch"], "{err}");
+            assert_eq!(changes[0].saved, "\"1/n\"");
+            assert_eq!(changes[0].given, "0.5");
+        }
+        other => panic!("{other}"),
+    }
+    assert_eq!(std::fs::read(dir.join("metrics.csv")).unwrap(), metrics);
+    let resumed = train(
+        &config(dir.clone(), "bernoulli:0.5", "minibatch", 120, 2)
+            .check()
+            .unwrap(),
+        &mut [],
+        FolderMode::Resume,
+    )
+    .unwrap();
+    assert_eq!(bits(&full.outcome.rows), bits(&resumed.outcome.rows));
+    std::fs::remove_dir_all(&full_dir).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}

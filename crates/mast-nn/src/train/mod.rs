@@ -548,7 +548,7 @@ impl<'m> Trainer<'m> {
     /// each epoch (and before the first); `on_epoch` sees every row as it is made
     /// (to write it to disk). A non-finite loss stops the run with
     /// [`NnError::Diverged`] after `on_epoch` has seen the rows so far. Stops with
-    /// [`mast::MastError::Interrupted`] once [`Interrupt::global`] is raised.
+    /// [`mast::MastError::Interrupted`] once [`mast::run::Interrupt::global`] is raised.
     pub fn train(
         &mut self,
         train: &ImageSet,

@@ -417,7 +417,7 @@ impl SynthSpec {
             .sum()
     }
 
-    /// The median margin of [`PILOT_ROWS`] rows drawn from the seed's synthetic
+    /// The median margin of `PILOT_ROWS` (1,024) rows drawn from the seed's synthetic
     /// stream itself (the chunks' streams start a long jump later). Columns in
     /// nearly every row (a power law's head, url's real-valued block) give all
     /// margins a common offset; subtracting the median balances the two labels.

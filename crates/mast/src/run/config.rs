@@ -121,13 +121,13 @@ impl Default for ObjectiveConfig {
     }
 }
 
-/// A step size in a config: `"theory"`, `"decreasing"`, or a number.
+/// A step size in a config: `"theory"`, `"nonconvex"`, `"decreasing"`, or a number.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum StepSetting {
     /// A fixed γ.
     Value(f64),
-    /// `"theory"` or `"decreasing"`.
+    /// A rule: `"theory"`, `"nonconvex"` or `"decreasing"` (checked by [`TrainConfig::check`]).
     Rule(String),
 }
 
@@ -307,18 +307,18 @@ pub struct TrainConfig {
     /// The sketch distribution D.
     #[serde(default = "default_sketch")]
     pub sketch: SketchSpec,
-    /// Data.
+    /// The training, test and validation data (`[data]`).
     pub data: DataConfig,
-    /// Objective.
+    /// The loss and its ℓ2 weight (`[objective]`).
     #[serde(default)]
     pub objective: ObjectiveConfig,
-    /// Algorithm.
+    /// The method, its variant, length and step size (`[algorithm]`).
     #[serde(default)]
     pub algorithm: AlgorithmConfig,
     /// Algorithm 2's nodes (used when `algorithm.method = "distributed"`).
     #[serde(default)]
     pub distributed: DistributedConfig,
-    /// Output.
+    /// The run folder and what is written into it (`[output]`).
     #[serde(default)]
     pub output: OutputConfig,
 }
@@ -348,11 +348,11 @@ pub enum Method {
     Gd,
     /// Algorithm 3 over N fixed sketches.
     Lsvrdsg {
-        /// N.
+        /// N: the number of fixed sketches the finite sum runs over.
         n_sketches: usize,
-        /// b.
+        /// b: sketches in the reference gradient's minibatch (b = N: exact).
         ref_batch: usize,
-        /// ρ.
+        /// ρ: the probability of refreshing the reference point each step.
         rho: f64,
     },
     /// Algorithm 2 over the configured nodes.
@@ -398,7 +398,125 @@ impl CheckedTrain {
     }
 }
 
+/// One setting that differs between a run folder's saved `config.toml` and the
+/// configuration given to resume it (see [`TrainConfig::resume_changes`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingChange {
+    /// The config key, dotted (`objective.lambda`, `sketch`, `data.train`).
+    pub key: String,
+    /// The saved value, as TOML (`"1/n"`, `0.5`), or `(unset)`.
+    pub saved: String,
+    /// The value given now, in the same form.
+    pub given: String,
+}
+
+impl SettingChange {
+    /// The `mast train` flag that sets this key, if there is one.
+    pub fn flag(&self) -> Option<&'static str> {
+        Some(match self.key.as_str() {
+            "seed" => "--seed",
+            "sketch" => "--sketch",
+            "data.train" => "--train",
+            "data.test" => "--test",
+            "data.val_fraction" => "--val-fraction",
+            "data.n_features" => "--n-features",
+            "objective.loss" => "--loss",
+            "objective.lambda" => "--lambda",
+            "algorithm.method" => "--method",
+            "algorithm.variant" => "--variant",
+            "algorithm.batch" => "--batch",
+            "algorithm.step_size" => "--step-size",
+            "algorithm.step_multiplier" => "--step-multiplier",
+            "algorithm.decay_t0" => "--decay-t0",
+            "algorithm.eval_every" => "--eval-every",
+            "algorithm.n_sketches" => "--n-sketches",
+            "algorithm.ref_batch" => "--ref-batch",
+            "algorithm.rho" => "--rho",
+            "distributed.nodes" => "--nodes",
+            "distributed.sharding" => "--sharding",
+            "distributed.engine" => "--engine",
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for SettingChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.key)?;
+        if let Some(flag) = self.flag() {
+            write!(f, " ({flag})")?;
+        }
+        write!(f, ": {} in the run, {} now", self.saved, self.given)
+    }
+}
+
+/// Flattens a TOML table into `dotted.key → value` (arrays stay whole).
+fn flatten(
+    prefix: &str,
+    table: &toml::Table,
+    out: &mut std::collections::BTreeMap<String, String>,
+) {
+    for (k, v) in table {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            toml::Value::Table(t) => flatten(&key, t, out),
+            v => {
+                out.insert(key, v.to_string());
+            }
+        }
+    }
+}
+
 impl TrainConfig {
+    /// The keys a resumed run may change: the length of the run (`algorithm.steps`,
+    /// `algorithm.epochs`), the thread count (results do not depend on it), and
+    /// what only names or places the output (`name`, `output.dir`,
+    /// `output.checkpoint_every_s`).
+    pub const RESUMABLE_KEYS: &'static [&'static str] = &[
+        "algorithm.steps",
+        "algorithm.epochs",
+        "threads",
+        "name",
+        "output.dir",
+        "output.checkpoint_every_s",
+    ];
+
+    /// The settings of `self` (the configuration given to resume a run) that differ
+    /// from `saved` (the run folder's `config.toml`), other than
+    /// [`TrainConfig::RESUMABLE_KEYS`]; empty when the run may be resumed. Paths are
+    /// compared after [`normalize`]; a key set on one side only counts as a change.
+    pub fn resume_changes(&self, saved: &TrainConfig) -> Result<Vec<SettingChange>> {
+        let flat = |cfg: &TrainConfig| -> Result<std::collections::BTreeMap<String, String>> {
+            let mut cfg = cfg.clone();
+            cfg.data.train = normalize(&cfg.data.train);
+            cfg.data.test = cfg.data.test.as_deref().map(normalize);
+            let table = toml::Table::try_from(&cfg)
+                .map_err(|e| MastError::param("config", e.to_string()))?;
+            let mut out = std::collections::BTreeMap::new();
+            flatten("", &table, &mut out);
+            Ok(out)
+        };
+        let (given, saved) = (flat(self)?, flat(saved)?);
+        let unset = || "(unset)".to_string();
+        let keys: std::collections::BTreeSet<&String> = given.keys().chain(saved.keys()).collect();
+        Ok(keys
+            .into_iter()
+            .filter(|k| !Self::RESUMABLE_KEYS.contains(&k.as_str()))
+            .filter_map(|k| {
+                let (s, g) = (saved.get(k), given.get(k));
+                (s != g).then(|| SettingChange {
+                    key: k.clone(),
+                    saved: s.cloned().unwrap_or_else(unset),
+                    given: g.cloned().unwrap_or_else(unset),
+                })
+            })
+            .collect())
+    }
+
     /// Reads a TOML config. Relative paths inside it are taken relative to the
     /// config file's folder.
     pub fn load(path: &Path) -> Result<Self> {

@@ -14,7 +14,9 @@ mod observer;
 mod rate;
 pub mod train;
 
-pub use config::{CheckedTrain, TrainConfig};
+pub use train::check_resume;
+
+pub use config::{CheckedTrain, SettingChange, TrainConfig};
 pub use executor::{Best, Checkpoint, Evaluator, Executor, RunOutcome, DIVERGENCE_FACTOR};
 pub use inspect::{theory_overview, TheoryOverview};
 pub use interrupt::Interrupt;

@@ -2,7 +2,7 @@
 //! executor → run folder (`config.toml`, `metrics.csv`, `summary.json`, models,
 //! `checkpoint.json`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +10,7 @@ use super::build::{
     build_solver_with, distributed_theory, marginal, node_sketches, reference_point, Built,
     EngineChoice,
 };
-use super::config::{CheckedTrain, LossKind, Method};
+use super::config::{CheckedTrain, LossKind, Method, TrainConfig};
 use super::executor::{Checkpoint, Evaluator, Executor, RunOutcome};
 use super::io::{read_json, write_atomic, write_json};
 use super::observer::{MetricsCsv, Observer, RunStatus};
@@ -151,6 +151,9 @@ pub fn train(
             "the mpi engine runs under `mpirun -np M mast train --engine mpi ...` (mast::run::mpi_train)",
         ));
     }
+    if mode == FolderMode::Resume {
+        check_resume(&checked.config)?;
+    }
     let job = || {
         train_inner(
             checked,
@@ -181,10 +184,33 @@ where
     }
 }
 
-fn prepare_folder(dir: &Path, mode: FolderMode) -> Result<Option<Checkpoint>> {
+/// Refuses to resume the run in `cfg.output.dir` with settings other than those
+/// in its `config.toml` ([`MastError::ResumeChanged`], naming each one); only
+/// [`TrainConfig::RESUMABLE_KEYS`] may differ. A folder without `config.toml`
+/// passes (there is then no checkpoint to resume from either).
+pub fn check_resume(cfg: &TrainConfig) -> Result<()> {
+    let dir = &cfg.output.dir;
+    let path = dir.join("config.toml");
+    if !path.exists() {
+        return Ok(());
+    }
+    let changes = cfg.resume_changes(&TrainConfig::load(&path)?)?;
+    if changes.is_empty() {
+        Ok(())
+    } else {
+        Err(MastError::ResumeChanged {
+            dir: dir.clone(),
+            changes,
+        })
+    }
+}
+
+fn prepare_folder(cfg: &TrainConfig, mode: FolderMode) -> Result<Option<Checkpoint>> {
+    let dir = &cfg.output.dir;
     let ck_path = dir.join("checkpoint.json");
     match mode {
         FolderMode::Resume => {
+            check_resume(cfg)?;
             if !ck_path.exists() {
                 return Err(MastError::Checkpoint {
                     path: ck_path,
@@ -330,7 +356,7 @@ fn run_job<O: Objective + 'static>(
         other => other?,
     };
     let dir = cfg.output.dir.clone();
-    let resume = prepare_folder(&dir, mode)?;
+    let resume = prepare_folder(cfg, mode)?;
     std::fs::create_dir_all(&dir)
         .map_err(|e| MastError::io(&dir, "cannot create run folder", e))?;
     write_atomic(&dir.join("config.toml"), cfg.to_toml()?.as_bytes())?;
