@@ -72,7 +72,7 @@ pub struct TrainArgs {
     /// Variant: exact (I, full-data gradient) or minibatch (II).
     #[arg(long)]
     variant: Option<String>,
-    /// Minibatch size (variant II).
+    /// Minibatch size (variant II; implies `--variant minibatch` unless --variant is given).
     #[arg(long)]
     batch: Option<usize>,
     /// Number of steps.
@@ -208,6 +208,10 @@ pub(crate) fn build_config(a: &TrainArgs) -> Result<(TrainConfig, FolderMode)> {
     }
     if let Some(v) = a.batch {
         cfg.algorithm.batch = v;
+        // A batch size asks for minibatches (as --engine asks for Algorithm 2).
+        if a.variant.is_none() {
+            cfg.algorithm.variant = "minibatch".into();
+        }
     }
     if let Some(v) = a.steps {
         cfg.algorithm.steps = Some(v);

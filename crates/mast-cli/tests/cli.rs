@@ -210,6 +210,27 @@ fn the_example_config_parses_and_runs_briefly() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// `--batch` alone asks for minibatch steps (variant II); `--variant exact` still wins.
+#[test]
+fn batch_implies_the_minibatch_variant() {
+    for (extra, want) in [
+        (&[][..], "dsgd(II, batch 16)"),
+        (&["--variant", "exact"][..], "dsgd(I)"),
+    ] {
+        let dir = tmp(&format!("batch-variant-{}", extra.len()));
+        let dir_s = dir.display().to_string();
+        let train = shipped("a5a.gz");
+        let mut args = vec!["train", "--train", &train, "--batch", "16", "--steps", "5"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--out", &dir_s, "--force", "--quiet"]);
+        let out = mast(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(want), "{extra:?}: {text}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
 /// `mast theory` prints the table for a config without running or writing anything.
 #[test]
 fn theory_prints_constants_and_step_rules() {

@@ -80,7 +80,7 @@ impl RandK {
             // Everything kept: the full bit set, in O(d/64).
             out.bits.clear();
             out.bits.resize(d.div_ceil(64), !0);
-            if d % 64 != 0 {
+            if !d.is_multiple_of(64) {
                 out.bits[d / 64] = (1 << (d % 64)) - 1;
             }
             out.finish_from_bits(k, scale);
