@@ -238,9 +238,11 @@ impl SparseStep<'_> {
         for (w, (&word, near_w)) in members.iter().zip(touched.iter_mut()).enumerate() {
             if prefetch {
                 if let Some(&ahead) = members.get(w + AHEAD) {
-                    if ahead != 0 {
-                        let j = (w + AHEAD) * 64 + ahead.trailing_zeros() as usize;
+                    let mut rest = ahead;
+                    while rest != 0 {
+                        let j = (w + AHEAD) * 64 + rest.trailing_zeros() as usize;
                         crate::linalg::prefetch(&x[j..j + 1]);
+                        rest &= rest - 1;
                     }
                 }
             }
