@@ -21,6 +21,10 @@ unsafe impl Plain for u64 {}
 unsafe impl Plain for usize {}
 // SAFETY: as above.
 unsafe impl Plain for f64 {}
+// SAFETY: as above.
+unsafe impl Plain for i32 {}
+// SAFETY: as above.
+unsafe impl Plain for i64 {}
 
 /// An owned vector or a typed slice of a shared memory map.
 ///
@@ -57,6 +61,13 @@ pub enum Buffer<T: Plain> {
 /// The address of a [`Buffer::Shared`]'s first value.
 #[derive(Debug, Clone, Copy)]
 pub struct SharedPtr<T>(*const T);
+
+impl<T> SharedPtr<T> {
+    /// The address.
+    pub fn as_ptr(self) -> *const T {
+        self.0
+    }
+}
 
 // SAFETY: the pointer is only read through (`Buffer::deref`), and `Buffer::shared`'s
 // contract makes the memory immutable and alive while the owner lives; T is `Plain`
