@@ -577,7 +577,7 @@ fn erm<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     use mast::algorithm::erm::{solve_erm, ErmOptions};
     let lambda = lambda_for(lambda_, train.inner.n_samples())?;
-    if !(tol > 0.0) {
+    if tol.is_nan() || tol <= 0.0 {
         return Err(py_err(mast::MastError::param(
             "tol",
             format!("must be > 0, got {tol}"),
@@ -742,6 +742,7 @@ impl Sketch {
         Ok(out.into_pyarray(py))
     }
 
+    #[allow(clippy::type_complexity)]
     /// The first `count` draws of mast's sketch stream for `seed`: a list of
     /// `(indices, scales)` (kept coordinates, increasing, and their diagonal entries).
     #[pyo3(signature = (seed, count = 1))]
