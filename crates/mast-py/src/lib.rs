@@ -792,6 +792,46 @@ impl Sketch {
     }
 }
 
+
+/// A stream of draws of one sketch: node `index`'s generator of mast's
+/// `sketch` (or `prune`) stream under `seed` (`mast::rng::node_stream`), so
+/// that every tensor of a model gets its own independent, reproducible masks.
+#[pyclass(module = "mast._core")]
+struct SketchSampler {
+    inner: Box<dyn mast::sketch::Sketch>,
+    rng: mast::rng::MastRng,
+    draw: SketchDraw,
+}
+
+#[pymethods]
+impl SketchSampler {
+    #[new]
+    #[pyo3(signature = (spec, dim, seed, index = 0, purpose = "sketch"))]
+    fn new(spec: &str, dim: usize, seed: u64, index: usize, purpose: &str) -> PyResult<Self> {
+        let spec: SketchSpec = spec.parse().map_err(py_err)?;
+        if dim == 0 {
+            return Err(py_err(mast::MastError::param("dim", "must be at least 1")));
+        }
+        let which = match purpose {
+            "sketch" => Stream::Sketch,
+            "prune" => Stream::Prune,
+            other => return Err(bad(format!("unknown stream `{other}`: use sketch or prune"))),
+        };
+        Ok(SketchSampler {
+            inner: spec.build(dim).map_err(py_err)?,
+            rng: mast::rng::node_stream(seed, which, index),
+            draw: SketchDraw::new(),
+        })
+    }
+
+    /// The next draw as the dense diagonal of `S` (length d: the scale on kept
+    /// coordinates, 0 elsewhere).
+    fn next_dense<'py>(&mut self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        self.inner.draw(&mut self.rng, &mut self.draw);
+        self.draw.to_dense(self.inner.dim()).into_pyarray(py)
+    }
+}
+
 // ---------------------------------------------------------------------------
 // The objective.
 
@@ -1106,6 +1146,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Data>()?;
     m.add_class::<Sketch>()?;
     m.add_class::<Objective>()?;
+    m.add_class::<SketchSampler>()?;
     m.add_function(wrap_pyfunction!(load_svmlight, m)?)?;
     m.add_function(wrap_pyfunction!(train, m)?)?;
     m.add_function(wrap_pyfunction!(train_config_file, m)?)?;
