@@ -378,7 +378,7 @@ class MastLogisticRegression(ClassifierMixin, _MastLinear):
             )
         if len(classes) > 2:
             raise _core.MastError(
-                f"MastLogisticRegression is a binary classifier: y has {len(classes)} classes "
+                f"Only binary classification is supported: MastLogisticRegression got y with {len(classes)} classes "
                 f"({', '.join(map(repr, classes[:5].tolist()))}{', ...' if len(classes) > 5 else ''})"
             )
         self.classes_ = classes
@@ -394,7 +394,8 @@ class MastLogisticRegression(ClassifierMixin, _MastLinear):
 
     def predict(self, X) -> np.ndarray:
         """The predicted labels (from ``classes_``)."""
-        return self.classes_[(self.decision_function(X) >= 0).astype(int)]
+        margins = self.decision_function(X)
+        return self.classes_[(margins >= 0).astype(int)]
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities ``[1 − σ(m), σ(m)]`` for the margins m."""
