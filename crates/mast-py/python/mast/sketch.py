@@ -224,9 +224,8 @@ def from_spec(spec: "str | Sketch", dim: Optional[int] = None) -> Sketch:
     if not isinstance(spec, str):
         raise _core.MastError(f"a sketch is a mast.sketch.Sketch or a spec string, got {spec!r}")
     # mast's parser decides what is valid (any dimension works for the syntax).
-    canonical = _core.Sketch(spec, 1_000_000).spec if _parses(spec) else None
     try:
-        return _from_text(canonical or spec, dim)
+        return _from_text(spec, dim)
     except (TypeError, ValueError):
         _core.Sketch(spec, 1_000_000)  # raises mast's own message
         raise
@@ -253,16 +252,6 @@ def _from_text(text: str, dim: Optional[int]) -> Sketch:
     if kind in ("perm-k", "permk", "perm_k"):
         return PermK(int(_strip(arg, "m=")), dim)
     raise ValueError(text)
-
-
-def _parses(spec: str) -> bool:
-    try:
-        _core.Sketch(spec, 1_000_000)
-        return True
-    except ValueError:
-        # Syntax errors are re-raised below by mast itself; range errors (p = 0)
-        # surface when the sketch is built for a dimension.
-        return False
 
 
 def _strip(a: str, *prefixes: str) -> str:
