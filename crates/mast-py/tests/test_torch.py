@@ -25,8 +25,8 @@ def _mlp():
     return torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.ReLU(), torch.nn.Linear(64, 10))
 
 
-def _train(model, X, y, steps=300):
-    opt = torch.optim.SGD([p for p in model.parameters()], lr=0.5)
+def _train(model, X, y, steps=300, lr=0.5):
+    opt = torch.optim.SGD([p for p in model.parameters()], lr=lr)
     for _ in range(steps):
         opt.zero_grad()
         loss = torch.nn.functional.cross_entropy(model(X), y)
@@ -77,7 +77,8 @@ def test_mast_mlp_on_digits_is_more_robust_to_pruning():
     X, y, Xt, yt = _digits()
     plain = _train(_mlp(), X, y)
     mast_model = _mlp()
-    _train(MastSketch(mast_model, kind="bernoulli", keep_prob=0.3, seed=1), X, y, steps=600)
+    # The theory step scales with 1/L_S^max = p²: a smaller step for the sketched loss.
+    _train(MastSketch(mast_model, kind="bernoulli", keep_prob=0.5, seed=1), X, y, steps=600, lr=0.15)
     assert _acc(plain, Xt, yt) > 0.85 and _acc(mast_model, Xt, yt) > 0.8
     r_plain = prune_eval(plain, Xt, yt, q=[0.3], masks=10, seed=5)
     r_mast = prune_eval(mast_model, Xt, yt, q=[0.3], masks=10, seed=5)
