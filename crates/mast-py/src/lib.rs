@@ -792,7 +792,6 @@ impl Sketch {
     }
 }
 
-
 /// A stream of draws of one sketch: node `index`'s generator of mast's
 /// `sketch` (or `prune`) stream under `seed` (`mast::rng::node_stream`), so
 /// that every tensor of a model gets its own independent, reproducible masks.
@@ -815,7 +814,11 @@ impl SketchSampler {
         let which = match purpose {
             "sketch" => Stream::Sketch,
             "prune" => Stream::Prune,
-            other => return Err(bad(format!("unknown stream `{other}`: use sketch or prune"))),
+            other => {
+                return Err(bad(format!(
+                    "unknown stream `{other}`: use sketch or prune"
+                )))
+            }
         };
         Ok(SketchSampler {
             inner: spec.build(dim).map_err(py_err)?,
