@@ -33,6 +33,9 @@ fi
 "$venv/bin/pip" install -q --upgrade pip
 "$venv/bin/pip" install -q "numpy<2" "scipy>=1.8" "scikit-learn>=1.6" pandas pytest
 # The README's install command, into the fresh environment.
+# A dev-profile build reuses what `cargo test --workspace` just compiled (CI: minutes
+# saved); set MATURIN_PEP517_ARGS="" for the release build that `pip install` makes by default.
+export MATURIN_PEP517_ARGS="${MATURIN_PEP517_ARGS---profile dev}"
 "$venv/bin/pip" install -q "$root/crates/mast-py"
 
 echo "== pytest crates/mast-py/tests"
