@@ -21,6 +21,10 @@ unsafe impl Plain for u64 {}
 unsafe impl Plain for usize {}
 // SAFETY: as above.
 unsafe impl Plain for f64 {}
+// SAFETY: as above.
+unsafe impl Plain for i32 {}
+// SAFETY: as above.
+unsafe impl Plain for i64 {}
 
 /// An owned vector or a typed slice of a shared memory map.
 ///
@@ -42,7 +46,35 @@ pub enum Buffer<T: Plain> {
         /// Number of values.
         len: usize,
     },
+    /// `len` values owned by someone else (a NumPy array, say), kept alive by
+    /// `owner`: made by [`Buffer::shared`].
+    Shared {
+        /// Keeps the memory alive and unchanged while any buffer holds it.
+        owner: Arc<dyn std::any::Any + Send + Sync>,
+        /// The first value.
+        ptr: SharedPtr<T>,
+        /// Number of values.
+        len: usize,
+    },
 }
+
+/// The address of a [`Buffer::Shared`]'s first value.
+#[derive(Debug, Clone, Copy)]
+pub struct SharedPtr<T>(*const T);
+
+impl<T> SharedPtr<T> {
+    /// The address.
+    pub fn as_ptr(self) -> *const T {
+        self.0
+    }
+}
+
+// SAFETY: the pointer is only read through (`Buffer::deref`), and `Buffer::shared`'s
+// contract makes the memory immutable and alive while the owner lives; T is `Plain`
+// (Send + Sync) wherever a buffer holds one.
+unsafe impl<T: Sync> Send for SharedPtr<T> {}
+// SAFETY: as above.
+unsafe impl<T: Sync> Sync for SharedPtr<T> {}
 
 impl<T: Plain> Buffer<T> {
     /// `len` values of type `T` at byte `offset` of `map`, or `None` if they do
@@ -58,6 +90,24 @@ impl<T: Plain> Buffer<T> {
         })
     }
 
+    /// `len` values at `ptr`, owned by `owner` (no copy): how memory from another
+    /// runtime (a NumPy array) becomes a buffer.
+    ///
+    /// # Safety
+    /// `ptr` must be non-null, aligned for `T`, and point to `len` initialised
+    /// values that stay valid and unmodified for as long as `owner` is alive.
+    pub unsafe fn shared(
+        owner: Arc<dyn std::any::Any + Send + Sync>,
+        ptr: *const T,
+        len: usize,
+    ) -> Self {
+        Buffer::Shared {
+            owner,
+            ptr: SharedPtr(ptr),
+            len,
+        }
+    }
+
     /// Whether the values live in a memory map.
     pub fn is_mapped(&self) -> bool {
         matches!(self, Buffer::Mapped { .. })
@@ -67,7 +117,7 @@ impl<T: Plain> Buffer<T> {
     pub fn into_vec(self) -> Vec<T> {
         match self {
             Buffer::Owned(v) => v,
-            Buffer::Mapped { .. } => self.to_vec(),
+            Buffer::Mapped { .. } | Buffer::Shared { .. } => self.to_vec(),
         }
     }
 }
@@ -85,6 +135,9 @@ impl<T: Plain> Deref for Buffer<T> {
                 // read-only and lives as long as `self` holds its Arc.
                 unsafe { std::slice::from_raw_parts(map.as_ptr().add(*offset).cast::<T>(), *len) }
             }
+            // SAFETY: `Buffer::shared`'s contract: `len` valid values at `ptr`, alive
+            // and unchanged while `owner` is, which `self` keeps alive.
+            Buffer::Shared { ptr, len, .. } => unsafe { std::slice::from_raw_parts(ptr.0, *len) },
         }
     }
 }
@@ -104,13 +157,22 @@ impl<T: Plain> Clone for Buffer<T> {
                 offset: *offset,
                 len: *len,
             },
+            Buffer::Shared { owner, ptr, len } => Buffer::Shared {
+                owner: owner.clone(),
+                ptr: *ptr,
+                len: *len,
+            },
         }
     }
 }
 
 impl<T: Plain + fmt::Debug> fmt::Debug for Buffer<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = if self.is_mapped() { "mapped" } else { "owned" };
+        let kind = match self {
+            Buffer::Owned(_) => "owned",
+            Buffer::Mapped { .. } => "mapped",
+            Buffer::Shared { .. } => "shared",
+        };
         write!(f, "Buffer({kind}, {} values)", self.len())
     }
 }

@@ -2,6 +2,8 @@
 
 use std::sync::OnceLock;
 
+use super::Buffer;
+
 /// A dense matrix stored row by row; `cols()` gives a column-major copy on demand
 /// (used by full-data sketched gradients, whose cost is then proportional to the
 /// kept columns).
@@ -9,13 +11,13 @@ use std::sync::OnceLock;
 pub struct DenseMatrix {
     n_rows: usize,
     n_cols: usize,
-    data: Vec<f64>,
+    data: Buffer<f64>,
     cols: OnceLock<Vec<f64>>,
 }
 
 impl Clone for DenseMatrix {
     fn clone(&self) -> Self {
-        DenseMatrix::from_row_major(self.n_rows, self.n_cols, self.data.clone())
+        DenseMatrix::from_buffer(self.n_rows, self.n_cols, self.data.clone())
     }
 }
 
@@ -29,6 +31,15 @@ impl DenseMatrix {
     /// assert_eq!(m.col(1), &[2.0, 4.0]);
     /// ```
     pub fn from_row_major(n_rows: usize, n_cols: usize, data: Vec<f64>) -> Self {
+        Self::from_buffer(n_rows, n_cols, data.into())
+    }
+
+    /// A matrix from row-major data held in a [`Buffer`] (owned, mapped, or
+    /// shared with another runtime without a copy).
+    ///
+    /// # Panics
+    /// If `data` does not hold `n_rows · n_cols` values.
+    pub fn from_buffer(n_rows: usize, n_cols: usize, data: Buffer<f64>) -> Self {
         assert_eq!(data.len(), n_rows * n_cols, "dense data length");
         DenseMatrix {
             n_rows,

@@ -16,7 +16,7 @@ pub mod synth_libsvm;
 pub mod synthetic;
 
 pub use bit_rows::BitRows;
-pub use buffer::{Buffer, Plain};
+pub use buffer::{Buffer, Plain, SharedPtr};
 pub use csr::{Csc, CsrMatrix};
 pub use dataset::{Dataset, Design, LabelMap};
 pub use dense::DenseMatrix;

@@ -23,4 +23,4 @@ pub use interrupt::Interrupt;
 pub use metrics::{read_csv, to_csv, MetricsRow};
 pub use observer::{MetricsCsv, Observer, RunStart, RunStatus};
 pub use rate::{fit_rate, ObservedRate};
-pub use train::{train, FolderMode, SavedModel, Summary, TrainReport};
+pub use train::{train, train_on, FolderMode, SavedModel, Summary, TrainReport};

@@ -166,6 +166,48 @@ pub fn train(
     with_threads(checked.config.threads, job)
 }
 
+/// [`train`] on data already in memory (the Python package's route): `train`
+/// and `test` take the place of the configured files (`config.data.train` and
+/// `config.data.test` are not read), and everything after loading — the
+/// validation hold-out, λ, the solver, the run folder — is `train`'s own, so
+/// the same data and seed give the same run, bit for bit.
+pub fn train_on(
+    checked: &CheckedTrain,
+    train: Dataset,
+    test: Option<Dataset>,
+    observers: &mut [&mut dyn Observer],
+    mode: FolderMode,
+) -> Result<TrainReport> {
+    if checked.method == Method::Distributed && checked.config.distributed.engine == "mpi" {
+        return Err(MastError::param(
+            "distributed.engine",
+            "the mpi engine runs under `mpirun -np M mast train --engine mpi ...` (mast::run::mpi_train)",
+        ));
+    }
+    if let Some(t) = &test {
+        if t.n_features() != train.n_features() {
+            return Err(MastError::Dimension(format!(
+                "the test data has {} features, the training data {}",
+                t.n_features(),
+                train.n_features()
+            )));
+        }
+    }
+    let job = || {
+        let cfg = &checked.config;
+        let (train_set, val) = holdout(&train, cfg.data.val_fraction, cfg.seed)?;
+        let lambda = cfg.objective.lambda.resolve(train_set.n_samples())?;
+        let loaded = Loaded {
+            train: Arc::new(train_set),
+            val,
+            test,
+            lambda,
+        };
+        train_inner(checked, loaded, observers, mode, EngineChoice::InProcess)
+    };
+    with_threads(checked.config.threads, job)
+}
+
 /// Runs `job` on a rayon pool of `threads` threads (the global pool when `None`).
 pub(crate) fn with_threads<T>(
     threads: Option<usize>,
