@@ -503,6 +503,34 @@ impl<L: MarginLoss> Objective for LinearModel<L> {
         self.lambda
     }
 
+    fn coordinate_smoothness(&self) -> Option<Vec<f64>> {
+        let design = &self.data.features;
+        let n = self.num_samples().max(1) as f64;
+        let mut sq = vec![0.0; self.dim()];
+        match design {
+            Design::Dense(m) => {
+                for i in 0..m.n_rows() {
+                    for (s, a) in sq.iter_mut().zip(m.row(i)) {
+                        *s += a * a;
+                    }
+                }
+            }
+            Design::Sparse(m) => {
+                for i in 0..m.n_rows() {
+                    let (ix, vx) = m.row(i);
+                    for (&j, &a) in ix.iter().zip(vx) {
+                        sq[j as usize] += a * a;
+                    }
+                }
+            }
+        }
+        Some(
+            sq.into_iter()
+                .map(|s| L::CURVATURE * s / n + self.lambda)
+                .collect(),
+        )
+    }
+
     fn accuracy(&self, x: &[f64]) -> Option<f64> {
         L::CLASSIFICATION.then(|| accuracy(&self.data, x))
     }

@@ -210,6 +210,15 @@ pub trait Objective: Send + Sync {
     /// A strong-convexity constant `μ_f` (0 if none is known).
     fn strong_convexity(&self) -> f64;
 
+    /// Coordinate-wise smoothness constants `L_j` (`|∂²f/∂x_j²| ≤ L_j`), where the
+    /// objective knows them: `CURVATURE·(1/n)Σ_i a_ij² + λ` for linear models, the
+    /// diagonal of `A` for quadratics. Importance sketches derive their keep
+    /// probabilities from them ([`crate::sketch::Bernoulli::importance`]). `None`
+    /// by default.
+    fn coordinate_smoothness(&self) -> Option<Vec<f64>> {
+        None
+    }
+
     /// Fraction of training samples classified correctly, for classifiers.
     fn accuracy(&self, _x: &[f64]) -> Option<f64> {
         None

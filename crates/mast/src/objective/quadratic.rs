@@ -141,4 +141,7 @@ impl Objective for Quadratic {
     fn strong_convexity(&self) -> f64 {
         self.mu
     }
+    fn coordinate_smoothness(&self) -> Option<Vec<f64>> {
+        Some((0..self.a.d).map(|j| self.a.get(j, j)).collect())
+    }
 }

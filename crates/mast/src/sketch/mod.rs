@@ -313,7 +313,8 @@ pub trait Sketch: Send + Sync + std::fmt::Debug {
     /// Draws `S` into `out` (overwriting it), using only `rng`.
     fn draw(&self, rng: &mut MastRng, out: &mut SketchDraw);
 
-    /// `E[s_j s_l]` for the diagonal `s` of `S` (so `E[SᵀAS] = A ∘ E[ssᵀ]`).
+    /// `E[s_j s_l]` for the diagonal `s` of `S` (so `E[SᵀAS] = A ∘ E[ssᵀ]`); for a
+    /// sketch that is not diagonal, the entry `(j, l)` of `E[SᵀS]`.
     fn second_moment(&self, j: usize, l: usize) -> f64;
 
     /// `sup λmax(SᵀS)` over all draws: the largest squared scale.
@@ -348,11 +349,56 @@ pub trait Sketch: Send + Sync + std::fmt::Debug {
     fn is_unbiased(&self) -> bool {
         true
     }
+
+    /// Whether every draw is a diagonal matrix held by the draw's `indices` and
+    /// `scales` (the fast path of the oracles and solvers). A sketch that is not
+    /// diagonal (a rotation, as [`Hadamard`]) overrides this to `false` and
+    /// [`Sketch::apply`]; solvers then take the generic dense path
+    /// ([`crate::sketched::operator_step`]), and [`Sketch::second_moment`] gives
+    /// the entries of `E[SᵀS]`.
+    fn is_diagonal(&self) -> bool {
+        true
+    }
+
+    /// `out = S z` for the draw `draw` (dense, length d). The default is the
+    /// diagonal draw's product.
+    fn apply(&self, draw: &SketchDraw, z: &[f64], out: &mut [f64]) {
+        out.fill(0.0);
+        for (j, c) in draw.iter() {
+            out[j] = c * z[j];
+        }
+    }
+
+    /// `out = Sᵀ g` for the draw `draw`. The default is [`Sketch::apply`]: every
+    /// sketch here is symmetric (a diagonal, or `Rᵀ B R`).
+    fn apply_transpose(&self, draw: &SketchDraw, g: &[f64], out: &mut [f64]) {
+        self.apply(draw, g, out);
+    }
+
+    /// `y = v + S(x − v)` as a dense vector (the sketched model).
+    fn apply_shifted(&self, draw: &SketchDraw, x: &[f64], v: &[f64], y: &mut [f64]) {
+        if self.is_diagonal() {
+            draw.apply_shifted(x, v, y);
+        } else {
+            let z: Vec<f64> = x.iter().zip(v).map(|(a, b)| a - b).collect();
+            self.apply(draw, &z, y);
+            for (y, v) in y.iter_mut().zip(v) {
+                *y += v;
+            }
+        }
+    }
+
+    /// Exact `E[SᵀAS]` for a symmetric `a`. The default, for diagonal sketches, is
+    /// the entrywise product `A ∘ E[ssᵀ]`; sketches that are not diagonal
+    /// override it.
+    fn expected_sas(&self, a: &crate::linalg::SymMatrix) -> crate::linalg::SymMatrix {
+        crate::linalg::SymMatrix::from_fn(a.d, |j, l| a.get(j, l) * self.second_moment(j, l))
+    }
 }
 
-/// Exact `E[SᵀAS]` for a symmetric `a` (the Hadamard product with `E[ssᵀ]`).
+/// Exact `E[SᵀAS]` for a symmetric `a` (see [`Sketch::expected_sas`]).
 pub fn expected_sas(sketch: &dyn Sketch, a: &crate::linalg::SymMatrix) -> crate::linalg::SymMatrix {
-    crate::linalg::SymMatrix::from_fn(a.d, |j, l| a.get(j, l) * sketch.second_moment(j, l))
+    sketch.expected_sas(a)
 }
 
 /// Calls `f` on every k-subset of `0..d` in lexicographic order.
