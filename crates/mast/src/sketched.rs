@@ -36,6 +36,102 @@ pub fn sketched_value_grad<O: Objective + ?Sized>(
     (f, g)
 }
 
+/// Work vectors of the generic (operator) path: the sketched model `y`, the
+/// gradient at it, and `x − v`, each of length d.
+#[derive(Debug, Default, Clone)]
+pub struct OperatorWork {
+    y: Vec<f64>,
+    g: Vec<f64>,
+    z: Vec<f64>,
+}
+
+impl OperatorWork {
+    /// Work vectors for dimension `d`.
+    pub fn new(d: usize) -> Self {
+        OperatorWork {
+            y: vec![0.0; d],
+            g: vec![0.0; d],
+            z: vec![0.0; d],
+        }
+    }
+
+    fn ensure(&mut self, d: usize) {
+        for v in [&mut self.y, &mut self.g, &mut self.z] {
+            if v.len() != d {
+                v.resize(d, 0.0);
+            }
+        }
+    }
+}
+
+/// The generic path for any sketch, diagonal or not: `f_S(x)` over `rows`, and the
+/// dense sketched gradient `∇f_S(x) = Sᵀ∇f(v + S(x − v))` into `out` (length d),
+/// by the sketch's [`Sketch::apply`] and [`Sketch::apply_transpose`] and the
+/// objective's plain [`Objective::loss_grad`]. It is the definition, and the
+/// reference the fast diagonal paths are tested against; solvers take it for
+/// sketches that are not diagonal.
+///
+/// ```
+/// use mast::linalg::SymMatrix;
+/// use mast::objective::{Quadratic, Rows, Shift};
+/// use mast::sketch::{RandK, SketchDraw};
+/// use mast::sketched::{operator_loss_grad, OperatorWork};
+/// let q = Quadratic::new(SymMatrix::from_fn(2, |i, j| (i == j) as u8 as f64), vec![0.0; 2], 0.0).unwrap();
+/// let draw = SketchDraw::from_parts(vec![1], vec![2.0]);
+/// let mut g = vec![0.0; 2];
+/// let f = operator_loss_grad(&q, &RandK::new(2, 1).unwrap(), &Shift::zero(2), &[1.0, 1.0], &draw,
+///                            Rows::All, &mut OperatorWork::new(2), &mut g);
+/// assert_eq!((f, g), (2.0, vec![0.0, 4.0]));
+/// ```
+#[allow(clippy::too_many_arguments)]
+pub fn operator_loss_grad<O: Objective + ?Sized>(
+    objective: &O,
+    sketch: &dyn Sketch,
+    shift: &Shift,
+    x: &[f64],
+    draw: &SketchDraw,
+    rows: Rows<'_>,
+    work: &mut OperatorWork,
+    out: &mut [f64],
+) -> f64 {
+    let d = objective.dim();
+    work.ensure(d);
+    for ((z, a), b) in work.z.iter_mut().zip(x).zip(&shift.v) {
+        *z = a - b;
+    }
+    sketch.apply(draw, &work.z, &mut work.y);
+    for (y, v) in work.y.iter_mut().zip(&shift.v) {
+        *y += v;
+    }
+    let loss = objective.loss_grad(&work.y, rows, &mut work.g);
+    sketch.apply_transpose(draw, &work.g, &mut out[..d]);
+    loss
+}
+
+/// One step of Algorithm 1 on the generic path: `x ← x − γ Sᵀ∇f(v + S(x − v))`
+/// over `rows`, all d coordinates. Returns the sketched loss before the step and
+/// whether it and the new iterate are finite.
+#[allow(clippy::too_many_arguments)]
+pub fn operator_step<O: Objective + ?Sized>(
+    objective: &O,
+    sketch: &dyn Sketch,
+    shift: &Shift,
+    x: &mut [f64],
+    draw: &SketchDraw,
+    rows: Rows<'_>,
+    gamma: f64,
+    work: &mut OperatorWork,
+    grad: &mut [f64],
+) -> crate::objective::StepOutcome {
+    let loss = operator_loss_grad(objective, sketch, shift, x, draw, rows, work, grad);
+    let mut finite = loss.is_finite();
+    for (xj, gj) in x.iter_mut().zip(grad.iter()) {
+        *xj -= gamma * gj;
+        finite &= xj.is_finite();
+    }
+    crate::objective::StepOutcome { loss, finite }
+}
+
 /// A Monte-Carlo estimate with its standard error.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Estimate {
@@ -89,7 +185,7 @@ pub fn estimate_fd<O: Objective + ?Sized>(
             || (SketchDraw::new(), vec![0.0; d]),
             |(draw, y), &seed| {
                 sketch.draw(&mut MastRng::seed_from_u64(seed), draw);
-                draw.apply_shifted(x, &shift.v, y);
+                sketch.apply_shifted(draw, x, &shift.v, y);
                 objective.loss(y)
             },
         )
@@ -129,15 +225,25 @@ pub struct QuadraticMast<'a> {
     q: &'a Quadratic,
     v: Vec<f64>,
     m: SymMatrix,
-    /// Diagonal of S̄ (None: the identity).
-    s_bar: Option<Vec<f64>>,
+    /// S̄ (the identity for a sketch distribution).
+    s_bar: SBar,
+}
+
+/// `S̄ = E[S]` of a [`QuadraticMast`].
+#[derive(Debug, Clone)]
+enum SBar {
+    Identity,
+    /// A diagonal.
+    Diagonal(Vec<f64>),
+    /// A dense d×d matrix, row-major (mean of non-diagonal draws).
+    Dense(Vec<f64>),
 }
 
 impl<'a> QuadraticMast<'a> {
     /// For a sketch distribution (uses its exact pair moments `E[s_j s_l]`).
     pub fn new(q: &'a Quadratic, sketch: &dyn Sketch, v: Vec<f64>) -> Result<Self> {
         let m = crate::sketch::expected_sas(sketch, q.a());
-        Self::with_m(q, m, None, v)
+        Self::with_m(q, m, SBar::Identity, v)
     }
 
     /// For the uniform distribution over a finite set of draws (Algorithm 3's
@@ -158,13 +264,60 @@ impl<'a> QuadraticMast<'a> {
             }
         }
         let m = SymMatrix::from_fn(d, |j, l| q.a().get(j, l) * pair.get(j, l));
-        Self::with_m(q, m, Some(s_bar), v)
+        Self::with_m(q, m, SBar::Diagonal(s_bar), v)
+    }
+
+    /// [`QuadraticMast::from_draws`] for draws of any sketch, diagonal or not:
+    /// each draw's matrix `S_i` is formed column by column with
+    /// [`Sketch::apply`] (d applications a draw), then `M = (1/N) Σ S_iᵀ A S_i`
+    /// and `S̄ = (1/N) Σ S_i`. O(N d (d² + cost of apply)): for tests and small d.
+    pub fn from_sketch_draws(
+        q: &'a Quadratic,
+        sketch: &dyn Sketch,
+        draws: &[SketchDraw],
+        v: Vec<f64>,
+    ) -> Result<Self> {
+        if sketch.is_diagonal() {
+            return Self::from_draws(q, draws, v);
+        }
+        let d = q.a().d;
+        let w = 1.0 / draws.len() as f64;
+        let mut m = SymMatrix::zeros(d);
+        let mut s_bar = vec![0.0; d * d];
+        let (mut e, mut col) = (vec![0.0; d], vec![0.0; d]);
+        let mut s = vec![0.0; d * d]; // S_i, row-major
+        let mut as_ = vec![0.0; d * d]; // A S_i, row-major
+        for draw in draws {
+            for l in 0..d {
+                e.fill(0.0);
+                e[l] = 1.0;
+                sketch.apply(draw, &e, &mut col);
+                for j in 0..d {
+                    s[j * d + l] = col[j];
+                }
+            }
+            for j in 0..d {
+                for l in 0..d {
+                    as_[j * d + l] = (0..d).map(|k| q.a().get(j, k) * s[k * d + l]).sum();
+                }
+            }
+            for j in 0..d {
+                for l in 0..d {
+                    let sas: f64 = (0..d).map(|k| s[k * d + j] * as_[k * d + l]).sum();
+                    m.data[j * d + l] += w * sas;
+                    s_bar[j * d + l] += w * s[j * d + l];
+                }
+            }
+        }
+        // Symmetric up to rounding: use the symmetric part.
+        let m = SymMatrix::from_fn(d, |j, l| 0.5 * (m.get(j, l) + m.get(l, j)));
+        Self::with_m(q, m, SBar::Dense(s_bar), v)
     }
 
     fn with_m(
         q: &'a Quadratic,
         m: SymMatrix,
-        s_bar: Option<Vec<f64>>,
+        s_bar: SBar,
         v: Vec<f64>,
     ) -> Result<Self> {
         if v.len() != q.a().d {
@@ -182,17 +335,19 @@ impl<'a> QuadraticMast<'a> {
         &self.m
     }
 
-    /// `S̄ ∇f(v) = S̄(Av − b)`.
+    /// `S̄ᵀ ∇f(v) = S̄ᵀ(Av − b)`.
     fn sbar_grad_at_v(&self) -> Vec<f64> {
         let d = self.v.len();
         let mut av = vec![0.0; d];
         self.q.a().matvec(&self.v, &mut av);
-        (0..d)
-            .map(|j| {
-                let g = av[j] - self.q.b()[j];
-                self.s_bar.as_ref().map_or(g, |s| s[j] * g)
-            })
-            .collect()
+        let g: Vec<f64> = (0..d).map(|j| av[j] - self.q.b()[j]).collect();
+        match &self.s_bar {
+            SBar::Identity => g,
+            SBar::Diagonal(s) => g.iter().zip(s).map(|(g, s)| g * s).collect(),
+            SBar::Dense(s) => (0..d)
+                .map(|l| (0..d).map(|j| s[j * d + l] * g[j]).sum())
+                .collect(),
+        }
     }
 
     /// Exact `f_D(x)`.

@@ -150,6 +150,19 @@ impl DistributedDsgd {
                 ),
             ));
         }
+        if let NodeSketches::Independent(v) = &sketches {
+            if let Some(s) = v.iter().find(|s| !s.is_diagonal()) {
+                return Err(MastError::param(
+                    "sketch",
+                    format!(
+                        "`{}` is not a diagonal sketch: Algorithm 2 sends each node only the \
+                         coordinates its sketch keeps, and a rotation keeps none of them alone; \
+                         use it with Algorithm 1 or 3 (method dsgd or lsvrdsg)",
+                        s.spec()
+                    ),
+                ));
+            }
+        }
         if sketches.dim() != engine.dim() {
             return Err(MastError::Dimension(format!(
                 "sketches have dimension {}, the nodes' objectives {}",

@@ -10,6 +10,7 @@ use crate::error::{MastError, Result};
 use crate::objective::{Objective, Workspace};
 use crate::rng::{stream, MastRng, Stream};
 use crate::sketch::{Sketch, SketchDraw};
+use crate::sketched::{operator_step, OperatorWork};
 use crate::theory::theory_step;
 
 /// Algorithm 1 of MAST: `x_{t+1} = x_t − γ_t S_tᵀ∇f(v + S_t(x_t − v))` with a fresh
@@ -40,6 +41,8 @@ pub struct DoubleSketchedSgd {
     unlisted_ok: bool,
     ws: Workspace,
     grad: Vec<f64>,
+    /// Work vectors of the generic path, for sketches that are not diagonal.
+    operator: Option<OperatorWork>,
 }
 
 impl DoubleSketchedSgd {
@@ -69,6 +72,7 @@ impl DoubleSketchedSgd {
             unlisted_ok: false,
             ws: Workspace::default(),
             grad: Vec::new(),
+            operator: None,
         })
     }
 
@@ -154,8 +158,13 @@ impl<O: Objective + ?Sized> Solver<O> for DoubleSketchedSgd {
             }
         };
         self.ws = Workspace::new(d, n);
-        // Sized to the draws as they come (K, not d).
+        // Sized to the draws as they come (K, not d), or d on the generic path.
         self.grad = Vec::new();
+        self.operator = None;
+        if !self.sketch.is_diagonal() {
+            self.operator = Some(OperatorWork::new(d));
+            self.grad = vec![0.0; d];
+        }
         self.start_drawing();
         let mut x0 = x0;
         crate::linalg::advise_huge_pages(&mut x0);
@@ -182,18 +191,33 @@ impl<O: Objective + ?Sized> Solver<O> for DoubleSketchedSgd {
         if let Some(next) = next {
             problem.objective.prefetch_rows(next);
         }
-        if self.grad.len() < draw.len() {
-            self.grad.resize(draw.len(), 0.0);
-        }
-        let outcome = problem.objective.sketched_step(
-            &problem.shift,
-            &mut state.x,
-            draw,
-            rows,
-            gamma,
-            &mut self.ws,
-            &mut self.grad,
-        );
+        let outcome = match &mut self.operator {
+            Some(work) => operator_step(
+                problem.objective,
+                self.sketch.as_ref(),
+                &problem.shift,
+                &mut state.x,
+                draw,
+                rows,
+                gamma,
+                work,
+                &mut self.grad,
+            ),
+            None => {
+                if self.grad.len() < draw.len() {
+                    self.grad.resize(draw.len(), 0.0);
+                }
+                problem.objective.sketched_step(
+                    &problem.shift,
+                    &mut state.x,
+                    draw,
+                    rows,
+                    gamma,
+                    &mut self.ws,
+                    &mut self.grad,
+                )
+            }
+        };
         let loss = outcome.loss;
         if !outcome.finite {
             return Err(MastError::Diverged {

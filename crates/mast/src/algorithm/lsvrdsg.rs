@@ -7,6 +7,7 @@ use crate::error::{MastError, Result};
 use crate::objective::{Objective, Rows, Workspace};
 use crate::rng::{stream, MastRng, Stream};
 use crate::sketch::{Sketch, SketchDraw};
+use crate::sketched::{operator_loss_grad, OperatorWork};
 
 /// L-SVRDSG (MAST, App. G): minimises the finite sum `f_D = (1/N) Σ_j f_{S_j}`
 /// over N sketches drawn once from `sketch`, by loopless SVRG:
@@ -42,6 +43,51 @@ pub struct Lsvrdsg {
     g_x: Vec<f64>,
     g_w: Vec<f64>,
     pick: Vec<usize>,
+    /// Work vectors of the generic path, for sketches that are not diagonal
+    /// (gradients are then dense, of length d).
+    operator: Option<OperatorWork>,
+}
+
+/// `f_S(x)` and `∇f_S(x)` for one draw: on Ω (`out[..|Ω|]`) by the objective's
+/// oracle for a diagonal sketch, dense (`out[..d]`) on the generic path.
+#[allow(clippy::too_many_arguments)]
+fn sketched_grad<O: Objective + ?Sized>(
+    problem: &MastProblem<'_, O>,
+    sketch: &dyn Sketch,
+    operator: &mut Option<OperatorWork>,
+    x: &[f64],
+    draw: &SketchDraw,
+    ws: &mut Workspace,
+    out: &mut [f64],
+) -> f64 {
+    match operator {
+        Some(work) => operator_loss_grad(
+            problem.objective,
+            sketch,
+            &problem.shift,
+            x,
+            draw,
+            Rows::All,
+            work,
+            out,
+        ),
+        None => problem
+            .objective
+            .sketched_loss_grad(&problem.shift, x, draw, Rows::All, ws, out),
+    }
+}
+
+/// `dst += scale·g` for a gradient from [`sketched_grad`] (on Ω, or dense).
+fn add_scaled(dense: bool, draw: &SketchDraw, g: &[f64], scale: f64, dst: &mut [f64]) {
+    if dense {
+        for (t, gi) in dst.iter_mut().zip(g) {
+            *t += scale * gi;
+        }
+    } else {
+        for (k, &j) in draw.indices.iter().enumerate() {
+            dst[j] += scale * g[k];
+        }
+    }
 }
 
 impl Lsvrdsg {
@@ -87,6 +133,7 @@ impl Lsvrdsg {
             g_x: Vec::new(),
             g_w: Vec::new(),
             pick: Vec::new(),
+            operator: None,
         })
     }
 
@@ -108,19 +155,19 @@ impl Lsvrdsg {
         }
         self.h.iter_mut().for_each(|v| *v = 0.0);
         let scale = 1.0 / self.ref_batch as f64;
+        let dense = self.operator.is_some();
         for i in 0..self.ref_batch {
             let draw = &self.draws[self.pick[i]];
-            problem.objective.sketched_loss_grad(
-                &problem.shift,
+            sketched_grad(
+                problem,
+                self.sketch.as_ref(),
+                &mut self.operator,
                 &self.w,
                 draw,
-                Rows::All,
                 &mut self.ws,
                 &mut self.g_w,
             );
-            for (k, &j) in draw.indices.iter().enumerate() {
-                self.h[j] += scale * self.g_w[k];
-            }
+            add_scaled(dense, draw, &self.g_w, scale, &mut self.h);
         }
     }
 }
@@ -172,6 +219,7 @@ impl<O: Objective + ?Sized> Solver<O> for Lsvrdsg {
         self.g_w = vec![0.0; d];
         self.h = vec![0.0; d];
         self.w = x0.clone();
+        self.operator = (!self.sketch.is_diagonal()).then(|| OperatorWork::new(d));
         self.pick.clear();
         self.refresh_reference(problem);
         Ok(IterState::start(x0))
@@ -185,19 +233,22 @@ impl<O: Objective + ?Sized> Solver<O> for Lsvrdsg {
         let j = self.rng.random_range(0..self.n_sketches);
         let draw = &self.draws[j];
         let f = problem.objective;
-        let loss = f.sketched_loss_grad(
-            &problem.shift,
+        let sketch = self.sketch.as_ref();
+        let loss = sketched_grad(
+            problem,
+            sketch,
+            &mut self.operator,
             &state.x,
             draw,
-            Rows::All,
             &mut self.ws,
             &mut self.g_x,
         );
-        f.sketched_loss_grad(
-            &problem.shift,
+        sketched_grad(
+            problem,
+            sketch,
+            &mut self.operator,
             &self.w,
             draw,
-            Rows::All,
             &mut self.ws,
             &mut self.g_w,
         );
@@ -205,12 +256,19 @@ impl<O: Objective + ?Sized> Solver<O> for Lsvrdsg {
         if refresh {
             self.w.copy_from_slice(&state.x); // w_{t+1} = x_t
         }
-        // x_{t+1} = x_t − γ (h + ∇f_{S_j}(x_t) − ∇f_{S_j}(w_t)): the correction lives on Ω_j.
+        // x_{t+1} = x_t − γ (h + ∇f_{S_j}(x_t) − ∇f_{S_j}(w_t)): the correction lives
+        // on Ω_j for a diagonal sketch.
         for (xi, hi) in state.x.iter_mut().zip(&self.h) {
             *xi -= gamma * hi;
         }
-        for (k, &i) in draw.indices.iter().enumerate() {
-            state.x[i] -= gamma * (self.g_x[k] - self.g_w[k]);
+        if self.operator.is_some() {
+            for ((xi, gx), gw) in state.x.iter_mut().zip(&self.g_x).zip(&self.g_w) {
+                *xi -= gamma * (gx - gw);
+            }
+        } else {
+            for (k, &i) in draw.indices.iter().enumerate() {
+                state.x[i] -= gamma * (self.g_x[k] - self.g_w[k]);
+            }
         }
         if !loss.is_finite() || state.x.iter().any(|v| !v.is_finite()) {
             return Err(MastError::Diverged {

@@ -56,6 +56,18 @@ impl StepSize {
                     t0: f64::INFINITY,
                 }
             }
+            StepSize::Theory { .. } | StepSize::NonConvex { .. } | StepSize::Decreasing { .. }
+                if !(theory_gamma > 0.0 && theory_gamma.is_finite()) =>
+            {
+                return Err(MastError::param(
+                    "step_size",
+                    format!(
+                        "the theory step is {theory_gamma}: it needs finite, positive L_f and \
+                         L_S^max = sup λmax(SᵀS) (an unbounded sketch such as `gaussian` has \
+                         L_S^max = ∞); set a constant step_size instead"
+                    ),
+                ))
+            }
             StepSize::Theory { multiplier } | StepSize::NonConvex { multiplier, .. } => {
                 check("step_multiplier", multiplier)?;
                 StepSchedule {

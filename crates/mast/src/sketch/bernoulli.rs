@@ -23,6 +23,9 @@ use crate::rng::MastRng;
 #[derive(Debug, Clone)]
 pub struct Bernoulli {
     keep: Keep,
+    /// The spec text of a per-coordinate sketch, where it was made from one
+    /// (importance sampling).
+    label: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -57,6 +60,7 @@ impl Bernoulli {
         check_p(keep_prob, "keep_prob")?;
         Ok(Bernoulli {
             keep: Keep::Uniform { d, p: keep_prob },
+            label: None,
         })
     }
 
@@ -67,7 +71,82 @@ impl Bernoulli {
         }
         Ok(Bernoulli {
             keep: Keep::PerCoordinate(keep_probs),
+            label: None,
         })
+    }
+
+    /// Importance sampling (Hanzely & Richtárik 2018): coordinate j kept with
+    /// probability `p_j = min(1, c·w_j)`, with `c` chosen so that `Σ_j p_j =
+    /// fraction·d` (the expected kept fraction), for nonnegative weights `w`
+    /// (e.g. `√L_j` from [`crate::objective::Objective::coordinate_smoothness`]).
+    /// Weights below 10⁻³ of their mean are raised to it, so that every coordinate
+    /// has a chance and `L_S^max = 1/min p²` stays finite.
+    ///
+    /// ```
+    /// use mast::sketch::{Bernoulli, Sketch};
+    /// let s = Bernoulli::importance(&[1.0, 1.0, 2.0, 8.0], 0.5).unwrap();
+    /// // c = 1/4: p = (¼, ¼, ½, 1), which sums to 2 = 0.5·4.
+    /// assert_eq!((0..4).map(|j| s.keep_prob(j)).collect::<Vec<_>>(), [0.25, 0.25, 0.5, 1.0]);
+    /// ```
+    pub fn importance(weights: &[f64], fraction: f64) -> Result<Self> {
+        let d = weights.len();
+        if d == 0 {
+            return Err(MastError::param("sketch", "importance: no coordinates"));
+        }
+        if !(fraction > 0.0 && fraction <= 1.0) {
+            return Err(MastError::param(
+                "keep_prob",
+                format!("importance: the expected kept fraction must be in (0, 1], got {fraction}"),
+            ));
+        }
+        if let Some((j, w)) = weights
+            .iter()
+            .enumerate()
+            .find(|(_, w)| !(w.is_finite() && **w >= 0.0))
+        {
+            return Err(MastError::param(
+                "sketch",
+                format!("importance: weight {j} is {w}; weights must be finite and ≥ 0"),
+            ));
+        }
+        let mean = weights.iter().sum::<f64>() / d as f64;
+        if mean <= 0.0 {
+            return Err(MastError::param(
+                "sketch",
+                "importance: every weight is 0 (no coordinate carries any curvature)",
+            ));
+        }
+        let floor = 1e-3 * mean;
+        let w: Vec<f64> = weights.iter().map(|&w| w.max(floor)).collect();
+        // Water-filling: the t largest weights are capped at p = 1, the rest get
+        // c·w_j with c = (target − t) / (sum of the rest).
+        let target = fraction * d as f64;
+        let mut order: Vec<usize> = (0..d).collect();
+        order.sort_by(|&a, &b| w[b].total_cmp(&w[a]).then(a.cmp(&b)));
+        let mut rest: f64 = w.iter().sum();
+        let mut c = target / rest;
+        let mut capped = 0;
+        while capped < d && c * w[order[capped]] > 1.0 {
+            rest -= w[order[capped]];
+            capped += 1;
+            c = if rest > 0.0 {
+                (target - capped as f64) / rest
+            } else {
+                0.0
+            };
+        }
+        let mut probs: Vec<f64> = w.iter().map(|&wj| (c * wj).min(1.0)).collect();
+        for &j in &order[..capped] {
+            probs[j] = 1.0;
+        }
+        Self::per_coordinate(probs)
+    }
+
+    /// The same sketch, described by `spec` (what [`Sketch::spec`] returns) rather
+    /// than `bernoulli:per-coordinate`.
+    pub fn with_spec(mut self, spec: impl Into<String>) -> Self {
+        self.label = Some(spec.into());
+        self
     }
 
     /// Keep probability of coordinate j.
@@ -147,7 +226,10 @@ impl Sketch for Bernoulli {
     fn spec(&self) -> String {
         match &self.keep {
             Keep::Uniform { p, .. } => format!("bernoulli:{p}"),
-            Keep::PerCoordinate(_) => "bernoulli:per-coordinate".into(),
+            Keep::PerCoordinate(_) => self
+                .label
+                .clone()
+                .unwrap_or_else(|| "bernoulli:per-coordinate".into()),
         }
     }
 

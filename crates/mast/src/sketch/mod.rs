@@ -10,6 +10,8 @@
 
 mod bernoulli;
 mod dropconnect;
+mod gaussian;
+mod hadamard;
 mod identity;
 mod masks;
 mod perm_k;
@@ -18,6 +20,8 @@ mod spec;
 
 pub use bernoulli::Bernoulli;
 pub use dropconnect::DropConnect;
+pub use gaussian::Gaussian;
+pub use hadamard::{fwht, Hadamard};
 pub use identity::Identity;
 pub use perm_k::PermK;
 pub use rand_k::RandK;
@@ -38,6 +42,10 @@ pub struct SketchDraw {
     pub(crate) bits: Vec<u64>,
     /// Whether `bits` holds Ω, for a draw of this many coordinates.
     bits_hold: Option<usize>,
+    /// Extra random words of a draw that is not diagonal (the signs of a
+    /// [`Hadamard`] draw), read by its sketch's [`Sketch::apply`]; empty for
+    /// diagonal sketches.
+    pub aux: Vec<u64>,
     /// Scratch hash table for samplers of few coordinates (not part of the draw).
     pub(crate) table: Vec<usize>,
     /// The scale every kept coordinate has, with the draw's length, where the
@@ -57,6 +65,9 @@ impl PartialEq for SketchDraw {
     /// (sampler scratch space is not part of a draw; a draw held by its bit set
     /// equals the same draw held by lists).
     fn eq(&self, other: &Self) -> bool {
+        if self.aux != other.aux {
+            return false;
+        }
         if self.is_listed() && other.is_listed() {
             return self.indices == other.indices && self.scales == other.scales;
         }
@@ -97,6 +108,7 @@ impl SketchDraw {
     /// Clears the draw (keeps capacity, and the [`SketchDraw::set_unlisted_ok`]
     /// request).
     pub fn clear(&mut self) {
+        self.aux.clear();
         self.indices.clear();
         self.scales.clear();
         self.common = None;

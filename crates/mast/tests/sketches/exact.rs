@@ -141,7 +141,7 @@ fn perm_k_l_s_max_is_that_of_node_0_marginal() {
 }
 
 /// Deterministic symmetric matrix with entries in [-1, 1].
-fn random_sym(d: usize, seed: u64) -> SymMatrix {
+pub(crate) fn random_sym(d: usize, seed: u64) -> SymMatrix {
     let mut rng = stream(seed, Stream::Init);
     let mut a = SymMatrix::zeros(d);
     for i in 0..d {

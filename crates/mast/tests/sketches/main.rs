@@ -18,5 +18,6 @@ use rand::Rng;
 mod api;
 mod cases;
 mod exact;
+mod operators;
 mod perm_k;
 mod sampling;

@@ -1,0 +1,113 @@
+use rand::RngCore;
+
+use super::{Sketch, SketchDraw};
+use crate::error::{MastError, Result};
+use crate::rng::MastRng;
+
+/// Gaussian sketch ("Gaussian dropout"): `S = Diag(ξ)` with `ξ_j ~ N(1, σ²)`
+/// independent, so `E[S] = I` and `E[SᵀS] = (1 + σ²) I`.
+///
+/// `σ² = (1 − p)/p` gives the variance of a [`super::Bernoulli`] sketch with keep
+/// probability p ([`Gaussian::matching_bernoulli`]). Every coordinate is kept (a
+/// draw's support is all of `0..d`); the scales are unbounded, so
+/// `L_S^max = sup λmax(SᵀS) = ∞` and the worst-case theory step does not apply:
+/// runs with it take a constant step size.
+///
+/// Normal deviates come from the Box–Muller transform of the generator's 53-bit
+/// uniforms, two a pair, in coordinate order (same seed, same draws).
+///
+/// ```
+/// use mast::sketch::{Gaussian, Sketch};
+/// let s = Gaussian::new(10, 1.0).unwrap();
+/// assert_eq!((s.l_d(), s.mu_d()), (2.0, 2.0));
+/// assert_eq!(Gaussian::matching_bernoulli(10, 0.5).unwrap().variance(), 1.0);
+/// assert!(s.l_s_max().is_infinite());
+/// ```
+#[derive(Debug, Clone)]
+pub struct Gaussian {
+    d: usize,
+    sigma2: f64,
+}
+
+impl Gaussian {
+    /// `ξ_j ~ N(1, sigma2)` in dimension `d`; `sigma2` must be finite and > 0.
+    pub fn new(d: usize, sigma2: f64) -> Result<Self> {
+        if !(sigma2 > 0.0 && sigma2.is_finite()) {
+            return Err(MastError::param(
+                "sketch",
+                format!("gaussian: the variance σ² must be finite and > 0, got {sigma2}"),
+            ));
+        }
+        Ok(Gaussian { d, sigma2 })
+    }
+
+    /// The Gaussian sketch with the variance of Bernoulli(`keep_prob`):
+    /// `σ² = (1 − p)/p` (p < 1).
+    pub fn matching_bernoulli(d: usize, keep_prob: f64) -> Result<Self> {
+        if !(keep_prob > 0.0 && keep_prob < 1.0) {
+            return Err(MastError::param(
+                "keep_prob",
+                format!("must be in (0, 1) for a matching Gaussian, got {keep_prob}"),
+            ));
+        }
+        Self::new(d, (1.0 - keep_prob) / keep_prob)
+    }
+
+    /// σ².
+    pub fn variance(&self) -> f64 {
+        self.sigma2
+    }
+}
+
+/// A uniform in (0, 1]: 53 bits, never 0 (so its logarithm is finite).
+fn open_uniform(rng: &mut MastRng) -> f64 {
+    ((rng.next_u64() >> 11) + 1) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
+impl Sketch for Gaussian {
+    fn dim(&self) -> usize {
+        self.d
+    }
+
+    fn spec(&self) -> String {
+        format!("gaussian:{}", self.sigma2)
+    }
+
+    fn draw(&self, rng: &mut MastRng, out: &mut SketchDraw) {
+        out.clear();
+        out.indices.extend(0..self.d);
+        out.scales.reserve(self.d);
+        let sigma = self.sigma2.sqrt();
+        let mut local = rng.clone();
+        while out.scales.len() < self.d {
+            let r = (-2.0 * open_uniform(&mut local).ln()).sqrt();
+            let theta = std::f64::consts::TAU * open_uniform(&mut local);
+            let (s, c) = theta.sin_cos();
+            out.scales.push(1.0 + sigma * r * c);
+            if out.scales.len() < self.d {
+                out.scales.push(1.0 + sigma * r * s);
+            }
+        }
+        *rng = local;
+    }
+
+    fn second_moment(&self, j: usize, l: usize) -> f64 {
+        if j == l {
+            1.0 + self.sigma2
+        } else {
+            1.0
+        }
+    }
+
+    fn l_s_max(&self) -> f64 {
+        f64::INFINITY
+    }
+
+    fn expected_kept(&self) -> f64 {
+        self.d as f64
+    }
+
+    fn enumerate(&self) -> Option<Vec<(f64, SketchDraw)>> {
+        None
+    }
+}
