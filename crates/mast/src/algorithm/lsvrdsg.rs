@@ -137,6 +137,11 @@ impl Lsvrdsg {
         })
     }
 
+    /// The sketch distribution the set is drawn from.
+    pub fn sketch(&self) -> &dyn Sketch {
+        self.sketch.as_ref()
+    }
+
     /// The fixed set of sketches (after `init`).
     pub fn draws(&self) -> &[SketchDraw] {
         &self.draws
