@@ -719,7 +719,7 @@ impl Sketch {
         Ok(self.inner.second_moment(j, l))
     }
 
-    /// Exact `E[SᵀAS] = A ∘ E[ssᵀ]` for a symmetric d×d `a`.
+    /// Exact `E[SᵀAS]` for a symmetric d×d `a` (`A ∘ E[ssᵀ]` for a diagonal sketch).
     fn expected_sas<'py>(
         &self,
         py: Python<'py>,
@@ -733,12 +733,10 @@ impl Sketch {
                 a.shape()
             ))));
         }
-        let mut out = numpy::ndarray::Array2::<f64>::zeros((d, d));
-        for j in 0..d {
-            for l in 0..d {
-                out[[j, l]] = a[[j, l]] * self.inner.second_moment(j, l);
-            }
-        }
+        // Symmetrised, as the sketch's formula takes a symmetric A.
+        let sym = mast::linalg::SymMatrix::from_fn(d, |j, l| 0.5 * (a[[j, l]] + a[[l, j]]));
+        let m = self.inner.expected_sas(&sym);
+        let out = numpy::ndarray::Array2::from_shape_fn((d, d), |(j, l)| m.get(j, l));
         Ok(out.into_pyarray(py))
     }
 

@@ -8,6 +8,7 @@
 //!     MAST_SCALE_DATA=news20.svm cargo bench -p mast --bench scale_step
 //!     cargo bench -p mast --bench scale_step -- --min-time 3 --only news20
 //!     cargo bench -p mast --bench scale_step -- --only news20 --sketch rand-k:0.05
+//!     cargo bench -p mast --bench scale_step -- --only hadamard
 //!
 //! Prints microseconds per step (best of 5 timed blocks after a warm-up, and the
 //! median) for batch 32 at `rand-k:0.5`, `rand-k:0.01` and `bernoulli:0.5`, and
@@ -22,7 +23,7 @@ use mast::algorithm::{DoubleSketchedSgd, MastProblem, Solver, StepSize, Variant}
 use mast::data::{load_libsvm_pair, CsrMatrix, Dataset, Design};
 use mast::objective::{LogisticRegression, Objective, Shift};
 use mast::rng::{stream, Stream};
-use mast::sketch::{SketchDraw, SketchSpec};
+use mast::sketch::{fwht, Gaussian, Hadamard, Sketch, SketchDraw, SketchSpec};
 use rand::Rng;
 
 /// A news20-shaped problem: `n` rows of about `per_row` distinct columns of `d`,
@@ -72,10 +73,22 @@ fn news20_like(n: usize, d: usize, per_row: usize, seed: u64) -> Dataset {
 
 /// Microseconds per step of Algorithm 1 (II) with `sketch` and `batch`: the best
 /// and the median of 5 blocks of steps, each at least `min_time / 5` seconds.
+/// The sketch named `spec` in dimension d.
+fn build(spec: &str, d: usize) -> Box<dyn Sketch> {
+    if let Some(inner) = spec.strip_prefix("hadamard:") {
+        let m = d.next_power_of_two();
+        return Box::new(Hadamard::new(d, build(inner, m)).expect("hadamard"));
+    }
+    if let Some(v) = spec.strip_prefix("gaussian:") {
+        return Box::new(Gaussian::new(d, v.parse().expect("σ²")).expect("gaussian"));
+    }
+    let spec: SketchSpec = spec.parse().expect("sketch spec");
+    spec.build(d).expect("sketch")
+}
+
 fn us_per_step(f: &LogisticRegression, sketch: &str, batch: usize, min_time: f64) -> (f64, f64) {
     let d = f.dim();
-    let spec: SketchSpec = sketch.parse().expect("sketch spec");
-    let sketch = spec.build(d).expect("sketch");
+    let sketch = build(sketch, d);
     // A small fixed step: the bench measures cost, not progress.
     let step = StepSize::Constant { gamma: 1e-3 };
     let mut solver =
@@ -103,8 +116,7 @@ fn us_per_step(f: &LogisticRegression, sketch: &str, batch: usize, min_time: f64
 /// Microseconds per draw of `sketch` in dimension d on this thread (best of 5
 /// blocks of at least `min_time / 10` seconds).
 fn us_per_draw(sketch: &str, d: usize, min_time: f64, unlisted_ok: bool) -> f64 {
-    let spec: SketchSpec = sketch.parse().expect("sketch spec");
-    let sketch = spec.build(d).expect("sketch");
+    let sketch = build(sketch, d);
     let mut rng = stream(42, Stream::Sketch);
     let mut draw = SketchDraw::new();
     draw.set_unlisted_ok(unlisted_ok);
@@ -172,6 +184,56 @@ fn main() {
             |s| vec![s],
         );
         report("news20-like", data, &sketches, min_time);
+    }
+    if wanted("fwht") {
+        // The transform alone, and S z of a Hadamard sketch, at d = 2²⁰.
+        let d = 1usize << 20;
+        let mut u: Vec<f64> = (0..d).map(|j| (j % 7) as f64 - 3.0).collect();
+        let time = |f: &mut dyn FnMut()| {
+            (0..5)
+                .map(|_| {
+                    let start = Instant::now();
+                    let mut k = 0;
+                    while k < 3 || start.elapsed().as_secs_f64() < min_time / 5.0 {
+                        f();
+                        k += 1;
+                    }
+                    1e6 * start.elapsed().as_secs_f64() / k as f64
+                })
+                .fold(f64::INFINITY, f64::min)
+        };
+        let t = time(&mut || {
+            fwht(&mut u);
+            u.iter_mut().for_each(|t| *t *= 1.0 / 1024.0);
+        });
+        println!("fwht 2^20 (and a scaling pass): {t:.1} µs");
+        let s = build("hadamard:bernoulli:0.5", d);
+        let mut draw = SketchDraw::new();
+        s.draw(&mut stream(1, Stream::Sketch), &mut draw);
+        let z = u.clone();
+        let mut out = vec![0.0; d];
+        let t = time(&mut || s.apply(&draw, &z, &mut out));
+        println!("hadamard:bernoulli:0.5 S z at 2^20: {t:.1} µs");
+    }
+    if wanted("hadamard") {
+        // Issue 16: a Hadamard step (two fast transforms each way, O(m log m)) against
+        // a Bernoulli step at the same keep probability, at d = 2²⁰.
+        let data = news20_like(5_000, 1 << 20, 450, 7);
+        let sketches = value("--sketch").map_or_else(
+            || {
+                [
+                    "bernoulli:0.5",
+                    "hadamard:bernoulli:0.5",
+                    "gaussian:1",
+                    "bernoulli:0.1",
+                    "hadamard:bernoulli:0.1",
+                ]
+                .map(String::from)
+                .to_vec()
+            },
+            |s| vec![s],
+        );
+        report("d = 2^20", data, &sketches, min_time);
     }
     if wanted("a5a") {
         let a5a = std::env::var("MAST_A5A")

@@ -36,13 +36,12 @@ pub fn sketched_value_grad<O: Objective + ?Sized>(
     (f, g)
 }
 
-/// Work vectors of the generic (operator) path: the sketched model `y`, the
-/// gradient at it, and `x − v`, each of length d.
+/// Work vectors of the generic (operator) path: the sketched model `y` and the
+/// gradient at it, each of length d.
 #[derive(Debug, Default, Clone)]
 pub struct OperatorWork {
     y: Vec<f64>,
     g: Vec<f64>,
-    z: Vec<f64>,
 }
 
 impl OperatorWork {
@@ -51,12 +50,11 @@ impl OperatorWork {
         OperatorWork {
             y: vec![0.0; d],
             g: vec![0.0; d],
-            z: vec![0.0; d],
         }
     }
 
     fn ensure(&mut self, d: usize) {
-        for v in [&mut self.y, &mut self.g, &mut self.z] {
+        for v in [&mut self.y, &mut self.g] {
             if v.len() != d {
                 v.resize(d, 0.0);
             }
@@ -96,13 +94,7 @@ pub fn operator_loss_grad<O: Objective + ?Sized>(
 ) -> f64 {
     let d = objective.dim();
     work.ensure(d);
-    for ((z, a), b) in work.z.iter_mut().zip(x).zip(&shift.v) {
-        *z = a - b;
-    }
-    sketch.apply(draw, &work.z, &mut work.y);
-    for (y, v) in work.y.iter_mut().zip(&shift.v) {
-        *y += v;
-    }
+    sketch.apply_shifted(draw, x, &shift.v, &mut work.y);
     let loss = objective.loss_grad(&work.y, rows, &mut work.g);
     sketch.apply_transpose(draw, &work.g, &mut out[..d]);
     loss
@@ -314,12 +306,7 @@ impl<'a> QuadraticMast<'a> {
         Self::with_m(q, m, SBar::Dense(s_bar), v)
     }
 
-    fn with_m(
-        q: &'a Quadratic,
-        m: SymMatrix,
-        s_bar: SBar,
-        v: Vec<f64>,
-    ) -> Result<Self> {
+    fn with_m(q: &'a Quadratic, m: SymMatrix, s_bar: SBar, v: Vec<f64>) -> Result<Self> {
         if v.len() != q.a().d {
             return Err(MastError::Dimension(format!(
                 "shift has {} entries, the quadratic {}",

@@ -80,7 +80,11 @@ impl Hadamard {
             )));
         }
         let c = inner.second_moment(0, 0);
-        let a = if m > 1 { inner.second_moment(0, 1) } else { 1.0 };
+        let a = if m > 1 {
+            inner.second_moment(0, 1)
+        } else {
+            1.0
+        };
         // Exchangeability, checked on a spread of coordinates (all of them when m
         // is small).
         let step = (m / 64).max(1);
@@ -115,16 +119,180 @@ impl Hadamard {
 }
 
 thread_local! {
-    /// The m-long work vector of [`Hadamard::apply`] (one a thread).
+    /// The m-long work vector of [`Hadamard::apply`] (one a thread; taken out
+    /// while in use, so that a nested call on the same thread, as rayon's work
+    /// stealing can make, gets a vector of its own).
     static WORK: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Multiplies `u` by the signs in `words` (bit j set: `u_j = −u_j`).
-fn flip_signs(u: &mut [f64], words: &[u64]) {
-    for (chunk, &w) in u.chunks_mut(64).zip(words) {
-        for (t, x) in chunk.iter_mut().enumerate() {
-            // Sign-bit flip: exact, branch-free.
-            *x = f64::from_bits(x.to_bits() ^ (((w >> t) & 1) << 63));
+/// Chunk of the element-wise passes run as one parallel task (a multiple of 64,
+/// so that a chunk starts at a sign word).
+const PASS_CHUNK: usize = 1 << 15;
+
+/// `x` with its sign flipped where bit `t` of `w` is set.
+#[inline(always)]
+fn flip(x: f64, w: u64, t: usize) -> f64 {
+    f64::from_bits(x.to_bits() ^ (((w >> t) & 1) << 63))
+}
+
+impl Hadamard {
+    /// `out = v + Pᵀ(D H B H D P (x − v))/m` (`v = None`: zero), in three
+    /// element-wise passes around the two transforms.
+    fn apply_into(&self, draw: &SketchDraw, x: &[f64], v: Option<&[f64]>, out: &mut [f64]) {
+        use rayon::prelude::*;
+        let (d, m) = (self.d, self.m);
+        let signs = &draw.aux;
+        let mut u = WORK.with_borrow_mut(std::mem::take);
+        u.resize(m, 0.0);
+        // u = D P (x − v)
+        u[..d]
+            .par_chunks_mut(PASS_CHUNK)
+            .enumerate()
+            .for_each(|(c, chunk)| {
+                let j0 = c * PASS_CHUNK;
+                let end = j0 + chunk.len();
+                let v = v.map(|v| &v[j0..end]);
+                load_signed(chunk, &x[j0..end], v, &signs[j0 / 64..]);
+            });
+        u[d..].fill(0.0);
+        fwht(&mut u);
+        // u = B u / m: the kept rotated coordinates, scaled; the rest zero.
+        let inv_m = 1.0 / m as f64;
+        match (draw.member_bits(), draw.common_scale()) {
+            (Some(bits), Some(c)) => {
+                let c = c * inv_m;
+                u.par_chunks_mut(PASS_CHUNK)
+                    .enumerate()
+                    .for_each(|(k, chunk)| keep_scaled(chunk, &bits[k * PASS_CHUNK / 64..], c));
+            }
+            _ => {
+                let mut next = 0;
+                for (j, c) in draw.iter() {
+                    u[next..j].fill(0.0);
+                    u[j] *= c * inv_m;
+                    next = j + 1;
+                }
+                u[next..].fill(0.0);
+            }
+        }
+        fwht(&mut u);
+        // out = v + Pᵀ D u
+        out[..d]
+            .par_chunks_mut(PASS_CHUNK)
+            .enumerate()
+            .for_each(|(c, chunk)| {
+                let j0 = c * PASS_CHUNK;
+                let end = j0 + chunk.len();
+                let v = v.map(|v| &v[j0..end]);
+                store_signed(chunk, &u[j0..end], v, &signs[j0 / 64..]);
+            });
+        WORK.with_borrow_mut(|w| {
+            if w.capacity() < u.capacity() {
+                *w = u;
+            }
+        });
+    }
+}
+
+/// `fn $name(args)` calling the `#[inline(always)]` `$body(args)` compiled for
+/// AVX-512 or AVX2 where the CPU has them (chosen at run time), so that its
+/// loops use wide vectors. Add and subtract are exact IEEE operations whatever
+/// the vector width: the results are the same on every path.
+macro_rules! widened {
+    ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),*) => $body:ident) => {
+        $(#[$doc])*
+        fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f")]
+                unsafe fn avx512($($arg: $ty),*) {
+                    $body($($arg),*)
+                }
+                #[target_feature(enable = "avx2")]
+                unsafe fn avx2($($arg: $ty),*) {
+                    $body($($arg),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: the CPU has AVX-512F.
+                    return unsafe { avx512($($arg),*) };
+                }
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU has AVX2.
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            $body($($arg),*)
+        }
+    };
+}
+
+widened!(
+    /// `out_j = ±(x_j − v_j)`, the sign from bit j of `signs`.
+    fn load_signed(out: &mut [f64], x: &[f64], v: Option<&[f64]>, signs: &[u64]) => load_signed_body
+);
+widened!(
+    /// `out_j = v_j ± u_j`, the sign from bit j of `signs`.
+    fn store_signed(out: &mut [f64], u: &[f64], v: Option<&[f64]>, signs: &[u64]) => store_signed_body
+);
+widened!(
+    /// `u_j = c·u_j` where bit j of `bits` is set, else 0.
+    fn keep_scaled(u: &mut [f64], bits: &[u64], c: f64) => keep_scaled_body
+);
+widened!(
+    /// All levels of one block of at most [`L2_BLOCK`] values.
+    fn in_l2(block: &mut [f64]) => in_l2_body
+);
+widened!(
+    /// One tile of [`upper_levels`].
+    fn tile(ptr: SendPtr, first: usize, l0: u32, span: usize, c0: usize) => tile_body
+);
+
+#[inline(always)]
+fn load_signed_body(out: &mut [f64], x: &[f64], v: Option<&[f64]>, signs: &[u64]) {
+    for (k, (block, &w)) in out.chunks_mut(64).zip(signs).enumerate() {
+        let xs = &x[64 * k..64 * k + block.len()];
+        match v {
+            Some(v) => {
+                let vs = &v[64 * k..64 * k + block.len()];
+                for (t, ((o, &a), &b)) in block.iter_mut().zip(xs).zip(vs).enumerate() {
+                    *o = flip(a - b, w, t);
+                }
+            }
+            None => {
+                for (t, (o, &a)) in block.iter_mut().zip(xs).enumerate() {
+                    *o = flip(a, w, t);
+                }
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn store_signed_body(out: &mut [f64], u: &[f64], v: Option<&[f64]>, signs: &[u64]) {
+    for (k, (block, &w)) in out.chunks_mut(64).zip(signs).enumerate() {
+        let us = &u[64 * k..64 * k + block.len()];
+        match v {
+            Some(v) => {
+                let vs = &v[64 * k..64 * k + block.len()];
+                for (t, ((o, &a), &b)) in block.iter_mut().zip(us).zip(vs).enumerate() {
+                    *o = b + flip(a, w, t);
+                }
+            }
+            None => {
+                for (t, (o, &a)) in block.iter_mut().zip(us).enumerate() {
+                    *o = flip(a, w, t);
+                }
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn keep_scaled_body(u: &mut [f64], bits: &[u64], c: f64) {
+    for (block, &w) in u.chunks_mut(64).zip(bits) {
+        for (t, o) in block.iter_mut().enumerate() {
+            let keep = ((w >> t) & 1) as f64;
+            *o = *o * c * keep;
         }
     }
 }
@@ -139,9 +307,15 @@ impl Sketch for Hadamard {
     }
 
     fn draw(&self, rng: &mut MastRng, out: &mut SketchDraw) {
+        // B is read only here (by `apply`), which takes it as a bit set with a common
+        // scale where the inner sampler makes one: no need to list Ω.
+        let asked = out.unlisted_ok;
+        out.set_unlisted_ok(true);
         self.inner.draw(rng, out);
+        out.set_unlisted_ok(asked);
         out.aux.clear();
-        out.aux.extend((0..self.m.div_ceil(64)).map(|_| rng.next_u64()));
+        out.aux
+            .extend((0..self.m.div_ceil(64)).map(|_| rng.next_u64()));
         if self.m % 64 != 0 {
             let last = out.aux.len() - 1;
             out.aux[last] &= (1u64 << (self.m % 64)) - 1;
@@ -153,29 +327,11 @@ impl Sketch for Hadamard {
     }
 
     fn apply(&self, draw: &SketchDraw, z: &[f64], out: &mut [f64]) {
-        let (d, m) = (self.d, self.m);
-        WORK.with_borrow_mut(|u| {
-            u.clear();
-            u.extend_from_slice(&z[..d]);
-            u.resize(m, 0.0);
-            // u = H D P z (the 1/√m of both R's is applied once, as 1/m, at the end).
-            flip_signs(u, &draw.aux);
-            fwht(u);
-            // u = B u: the kept rotated coordinates, scaled; the rest zero.
-            let mut next = 0;
-            for (j, c) in draw.iter() {
-                u[next..j].fill(0.0);
-                u[j] *= c;
-                next = j + 1;
-            }
-            u[next..].fill(0.0);
-            fwht(u);
-            let scale = 1.0 / m as f64;
-            flip_signs(&mut u[..d], &draw.aux);
-            for (o, &t) in out[..d].iter_mut().zip(&u[..d]) {
-                *o = t * scale;
-            }
-        });
+        self.apply_into(draw, z, None, out);
+    }
+
+    fn apply_shifted(&self, draw: &SketchDraw, x: &[f64], v: &[f64], y: &mut [f64]) {
+        self.apply_into(draw, x, Some(v), y);
     }
 
     fn second_moment(&self, j: usize, l: usize) -> f64 {
@@ -227,15 +383,21 @@ impl Sketch for Hadamard {
     }
 }
 
-/// Levels handled inside one cache-resident block (2¹² doubles = 32 KiB).
-const BLOCK: usize = 1 << 12;
+/// Levels done inside one block that stays in the L1 cache (2¹¹ doubles, 16 KiB).
+const L1_BLOCK: usize = 1 << 11;
+/// Levels done inside one block that stays in the L2 cache (2¹⁶ doubles, 512 KiB);
+/// blocks run in parallel.
+const L2_BLOCK: usize = 1 << 16;
 
 /// The fast Walsh–Hadamard transform in place: `u ← H u` for the unnormalised
 /// Sylvester–Hadamard matrix (`H_jl = (−1)^popcount(j & l)`), O(m log m) for
-/// `u.len() = m` a power of two. The levels below [`BLOCK`] run block by block in
-/// cache; the levels above, two at a time (radix 4), so each pass over memory
-/// does two levels. The order of operations is fixed: results are the same
-/// whatever the machine's threads.
+/// `u.len() = m` a power of two.
+///
+/// The levels below 2¹¹ run block by block in L1, those below 2¹⁶ block by block
+/// in L2 (blocks in parallel), the rest up to four at a time in one pass over
+/// memory (tiles in parallel); wide vectors (AVX2/AVX-512) where the CPU has them. Every butterfly is the
+/// same pair of IEEE additions whatever the blocking, the vector width or the
+/// thread count, so the result is too.
 ///
 /// ```
 /// let mut u = vec![1.0, 0.0, 0.0, 0.0];
@@ -245,43 +407,159 @@ const BLOCK: usize = 1 << 12;
 /// assert_eq!(u, [4.0, 0.0, 0.0, 0.0]); // H H = m I
 /// ```
 pub fn fwht(u: &mut [f64]) {
+    use rayon::prelude::*;
     let m = u.len();
-    assert!(m.is_power_of_two(), "fwht: length {m} is not a power of two");
-    let block = BLOCK.min(m);
-    for chunk in u.chunks_exact_mut(block) {
-        levels(chunk, 1, block);
+    assert!(
+        m.is_power_of_two(),
+        "fwht: length {m} is not a power of two"
+    );
+    if m <= L2_BLOCK {
+        in_l2(u);
+        return;
     }
-    levels(u, block, m);
+    u.par_chunks_exact_mut(L2_BLOCK).for_each(in_l2);
+    upper_levels(u);
+}
+
+/// Columns of one tile of [`upper_levels`]: 16 rows × 256 values = 32 KiB, in L1.
+const TILE_COLUMNS: usize = 256;
+
+/// A pointer that may cross to rayon's threads (each task touches its own
+/// columns).
+#[derive(Clone, Copy)]
+struct SendPtr(*mut f64);
+// SAFETY: tasks write disjoint parts of the one vector (see `upper_levels`).
+unsafe impl Send for SendPtr {}
+unsafe impl Sync for SendPtr {}
+
+/// The levels at and above [`L2_BLOCK`]: `u` seen as `rows = m/L2_BLOCK` rows of
+/// L2_BLOCK values; the transform across rows, up to four levels (16 rows) in one
+/// pass over memory, tile by tile of 16 rows × [`TILE_COLUMNS`], tiles in
+/// parallel. Levels run in increasing order, as in [`levels`].
+fn upper_levels(u: &mut [f64]) {
+    use rayon::prelude::*;
+    let rows = u.len() / L2_BLOCK;
+    let row_levels = rows.trailing_zeros();
+    let base_ptr = SendPtr(u.as_mut_ptr());
+    let pieces = L2_BLOCK / TILE_COLUMNS;
+    let mut l0 = 0;
+    while l0 < row_levels {
+        let g = (row_levels - l0).min(4);
+        let span = 1usize << g;
+        // The groups: rows whose bits l0..l0+g are zero, each with its span.
+        let groups: Vec<usize> = (0..rows).filter(|r| (r >> l0) & (span - 1) == 0).collect();
+        (0..groups.len() * pieces).into_par_iter().for_each(|t| {
+            tile(
+                base_ptr,
+                groups[t / pieces],
+                l0,
+                span,
+                (t % pieces) * TILE_COLUMNS,
+            )
+        });
+        l0 += g;
+    }
+}
+
+/// All levels of the transform of one block of at most [`L2_BLOCK`] values: the
+/// lower ones [`L1_BLOCK`] values at a time.
+#[inline(always)]
+fn in_l2_body(block: &mut [f64]) {
+    let n = block.len();
+    let l1 = L1_BLOCK.min(n);
+    for sub in block.chunks_exact_mut(l1) {
+        levels(sub, 1, l1);
+    }
+    levels(block, l1, n);
+}
+
+/// Levels `l0 .. l0 + log2(span)` across the rows `first + (k << l0)`, k < span,
+/// on columns `c0 .. c0 + TILE_COLUMNS` (see [`upper_levels`]).
+#[inline(always)]
+fn tile_body(ptr: SendPtr, first: usize, l0: u32, span: usize, c0: usize) {
+    let mut h = 1;
+    while h < span {
+        for k in 0..span {
+            if k & h != 0 {
+                continue;
+            }
+            let (ra, rb) = (first + (k << l0), first + ((k + h) << l0));
+            // SAFETY: rows ra ≠ rb lie inside the vector; the task running this
+            // tile alone touches columns c0..c0 + TILE_COLUMNS of its group's rows.
+            let (a, b) = unsafe {
+                (
+                    std::slice::from_raw_parts_mut(ptr.0.add(ra * L2_BLOCK + c0), TILE_COLUMNS),
+                    std::slice::from_raw_parts_mut(ptr.0.add(rb * L2_BLOCK + c0), TILE_COLUMNS),
+                )
+            };
+            radix2(a, b);
+        }
+        h *= 2;
+    }
+}
+
+/// Levels h and 2h over four strided rows.
+#[inline(always)]
+fn radix4(x0: &mut [f64], x1: &mut [f64], x2: &mut [f64], x3: &mut [f64]) {
+    for (((a, b), c), e) in x0.iter_mut().zip(x1).zip(x2).zip(x3) {
+        let (s0, d0) = (*a + *b, *a - *b);
+        let (s1, d1) = (*c + *e, *c - *e);
+        *a = s0 + s1;
+        *c = s0 - s1;
+        *b = d0 + d1;
+        *e = d0 - d1;
+    }
+}
+
+/// One level over two strided rows.
+#[inline(always)]
+fn radix2(x0: &mut [f64], x1: &mut [f64]) {
+    for (a, b) in x0.iter_mut().zip(x1) {
+        let (s, t) = (*a + *b, *a - *b);
+        *a = s;
+        *b = t;
+    }
 }
 
 /// The levels `h = from, 2·from, … < to` of the transform over `u`.
+#[inline(always)]
 fn levels(u: &mut [f64], from: usize, to: usize) {
     let mut h = from;
+    if h == 1 && to >= 8 {
+        // Levels 1, 2 and 4 on eight contiguous values at once.
+        for o in u.chunks_exact_mut(8) {
+            let (a0, a1) = (o[0] + o[1], o[0] - o[1]);
+            let (a2, a3) = (o[2] + o[3], o[2] - o[3]);
+            let (a4, a5) = (o[4] + o[5], o[4] - o[5]);
+            let (a6, a7) = (o[6] + o[7], o[6] - o[7]);
+            let (b0, b2) = (a0 + a2, a0 - a2);
+            let (b1, b3) = (a1 + a3, a1 - a3);
+            let (b4, b6) = (a4 + a6, a4 - a6);
+            let (b5, b7) = (a5 + a7, a5 - a7);
+            o[0] = b0 + b4;
+            o[4] = b0 - b4;
+            o[1] = b1 + b5;
+            o[5] = b1 - b5;
+            o[2] = b2 + b6;
+            o[6] = b2 - b6;
+            o[3] = b3 + b7;
+            o[7] = b3 - b7;
+        }
+        h = 8;
+    }
     while h < to {
-        if 4 * h <= to && h >= 4 {
-            // Two levels at once: h and 2h.
+        if 4 * h <= to {
             for quad in u.chunks_exact_mut(4 * h) {
                 let (lo, hi) = quad.split_at_mut(2 * h);
                 let (x0, x1) = lo.split_at_mut(h);
                 let (x2, x3) = hi.split_at_mut(h);
-                for (((a, b), c), e) in x0.iter_mut().zip(x1).zip(x2).zip(x3) {
-                    let (s0, d0) = (*a + *b, *a - *b);
-                    let (s1, d1) = (*c + *e, *c - *e);
-                    *a = s0 + s1;
-                    *c = s0 - s1;
-                    *b = d0 + d1;
-                    *e = d0 - d1;
-                }
+                radix4(x0, x1, x2, x3);
             }
             h *= 4;
         } else {
             for pair in u.chunks_exact_mut(2 * h) {
                 let (x0, x1) = pair.split_at_mut(h);
-                for (a, b) in x0.iter_mut().zip(x1) {
-                    let (s, t) = (*a + *b, *a - *b);
-                    *a = s;
-                    *b = t;
-                }
+                radix2(x0, x1);
             }
             h *= 2;
         }
