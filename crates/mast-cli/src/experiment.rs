@@ -87,7 +87,8 @@ pub struct PruneArgs {
     /// Random masks per level.
     #[arg(long)]
     masks: Option<usize>,
-    /// rand-k or bernoulli (training and pruning masks).
+    /// The sketch of the training and pruning masks: rand-k, bernoulli, or any
+    /// registered sketch given by a kept fraction (`mast sketches` lists them).
     #[arg(long)]
     sketch: Option<String>,
     /// Rescale kept weights by the sketch's scale when pruning (default: plain masks).
@@ -209,10 +210,9 @@ fn prune(a: PruneArgs) -> Result<()> {
         cfg.masks = m;
     }
     if let Some(s) = &a.sketch {
-        cfg.sketch = match s.as_str() {
-            "rand-k" | "randk" => PruneSketch::RandK,
-            "bernoulli" => PruneSketch::Bernoulli,
-            other => bail!("--sketch: unknown `{other}`: use rand-k or bernoulli"),
+        cfg.sketch = match PruneSketch::new(s) {
+            Ok(k) => k,
+            Err(e) => bail!("--sketch: {e}"),
         };
     }
     if a.rescale {

@@ -16,7 +16,7 @@ mod train;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Model-Agnostic Sparsified Training (MAST): train models that stay accurate when sparsified.
 #[derive(Debug, Parser)]
@@ -43,10 +43,31 @@ enum Command {
     /// Data utilities: `mast data synth` writes seeded LIBSVM files of benchmark shapes.
     #[command(subcommand)]
     Data(data::DataCommand),
+    /// List the registered sketches (what `--sketch` and `sketch = "..."` accept).
+    Sketches,
+}
+
+/// The `--sketch` help of `train` and `theory`, listing the registered sketches
+/// (`mast::sketch::registry`), so the list is never written by hand.
+fn with_sketch_help(cmd: clap::Command) -> clap::Command {
+    let list = mast::sketch::registry::help();
+    let long = format!(
+        "The sketch distribution D, one of the registered sketches:\n\n{}\n\n\
+         Note: bernoulli takes the probability of KEEPING a coordinate.",
+        indent(&list)
+    );
+    let help = |c: clap::Command| c.mut_arg("sketch", |a| a.long_help(long.clone()));
+    cmd.mut_subcommand("train", help)
+        .mut_subcommand("theory", help)
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n")
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = with_sketch_help(Cli::command()).get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     interrupt::install();
     let result = match cli.command {
         Command::Train(args) => train::run(*args),
@@ -55,6 +76,10 @@ fn main() -> ExitCode {
         Command::Experiment(e) => experiment::run(e),
         Command::Reproduce(r) => experiment::reproduce(r),
         Command::Data(d) => data::run(d),
+        Command::Sketches => {
+            println!("{}", mast::sketch::registry::help());
+            Ok(())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -42,9 +42,9 @@ pub struct TrainArgs {
     /// ℓ2 regularisation λ: a number or 1/n.
     #[arg(long)]
     lambda: Option<String>,
-    /// Sketch: identity, bernoulli:KEEP_PROB, rand-k:Q (fraction), rand-k:k=K, perm-k:M,
-    /// or dropconnect:KEEP_PROB (the biased, unscaled Dropout baseline).
-    /// Note: bernoulli takes the probability of KEEPING a coordinate.
+    /// Sketch: a registered sketch, e.g. identity, bernoulli:KEEP_PROB, rand-k:Q (`--help`
+    /// and `mast sketches` list them all). Note: bernoulli takes the probability of KEEPING a
+    /// coordinate.
     #[arg(long)]
     sketch: Option<String>,
     /// Method: dsgd (Algorithm 1), distributed (Algorithm 2), lsvrdsg (Algorithm 3), gd (plain (S)GD on f).
@@ -144,7 +144,7 @@ pub(crate) fn build_config(a: &TrainArgs) -> Result<(TrainConfig, FolderMode)> {
             name: None,
             seed: mast::rng::DEFAULT_SEED,
             threads: None,
-            sketch: SketchSpec::Identity,
+            sketch: SketchSpec::identity(),
             data: DataConfig {
                 train,
                 test: None,

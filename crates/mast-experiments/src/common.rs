@@ -123,7 +123,7 @@ impl DataSettings {
             name: dir.file_name().map(|s| s.to_string_lossy().to_string()),
             seed,
             threads: Some(1),
-            sketch: mast::sketch::SketchSpec::Identity,
+            sketch: mast::sketch::SketchSpec::identity(),
             data: DataConfig {
                 train: self.train.clone(),
                 test: Some(self.test.clone()),

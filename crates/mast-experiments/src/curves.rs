@@ -85,7 +85,7 @@ fn default_method() -> String {
     "dsgd".into()
 }
 fn default_sketch() -> SketchSpec {
-    SketchSpec::Identity
+    SketchSpec::identity()
 }
 fn default_variant() -> String {
     "exact".into()
@@ -191,10 +191,7 @@ impl CurvesConfig {
                     format!("unknown variant `{}`: use exact or minibatch", m.variant),
                 ));
             }
-            if let SketchSpec::RandKFraction(v)
-            | SketchSpec::Bernoulli(v)
-            | SketchSpec::DropConnect(v) = m.sketch
-            {
+            if let Some(v) = m.sketch.keep_fraction() {
                 if !(v > 0.0 && v <= 1.0) {
                     return Err(ExpError::setting(
                         &name("sketch"),
@@ -225,11 +222,7 @@ impl CurvesConfig {
         a.step_size = method.step_size.clone();
         a.step_multiplier = method.step_multiplier;
         a.eval_every = self.eval_every();
-        tc.distributed.nodes = match (method.nodes, &method.sketch) {
-            (Some(n), _) => n,
-            (None, SketchSpec::PermK(m)) => *m,
-            (None, _) => 4,
-        };
+        tc.distributed.nodes = method.nodes.or(method.sketch.nodes()).unwrap_or(4);
         tc
     }
 }

@@ -38,8 +38,9 @@ pub struct GridPanel {
     /// `dsgd` (Algorithm 1) or `distributed` (Algorithm 2).
     #[serde(default = "default_method")]
     pub method: String,
-    /// `rand-k` (q = K/d), `bernoulli` (keep probability q) or, for
-    /// `distributed`, `perm-k` (sparsity = the node count M).
+    /// A registered sketch (see `mast::sketch::registry`): `rand-k` (q = K/d),
+    /// `bernoulli` (keep probability q), any other sketch given by a kept
+    /// fraction, or, for `distributed`, `perm-k` (sparsity = the node count M).
     pub sketch_kind: String,
     /// The sparsity levels: q for rand-k and bernoulli, M for perm-k.
     pub sparsities: Vec<f64>,
@@ -190,23 +191,44 @@ impl GridConfig {
                 ))
             }
         };
-        match (panel.method.as_str(), panel.sketch_kind.as_str()) {
-            ("dsgd", "rand-k") => Ok((SketchSpec::RandKFraction(fraction()?), 1)),
-            ("dsgd" | "distributed", "bernoulli") => Ok((SketchSpec::Bernoulli(fraction()?), self.nodes)),
-            ("distributed", "rand-k") => Ok((SketchSpec::RandKFraction(fraction()?), self.nodes)),
-            ("distributed", "perm-k") => {
-                if q >= 1.0 && q.fract() == 0.0 && q <= 1e6 {
-                    Ok((SketchSpec::PermK(q as usize), q as usize))
-                } else {
-                    Err(ExpError::setting(&name("sparsities"), format!("perm-k takes node counts M, not {q}")))
-                }
-            }
-            ("dsgd" | "distributed", kind) => Err(ExpError::setting(
-                &name("sketch_kind"),
-                format!("`{kind}` is not available with {}: use rand-k, bernoulli or (distributed) perm-k", panel.method),
-            )),
-            (m, _) => Err(ExpError::setting(&name("method"), format!("unknown method `{m}`: use dsgd or distributed"))),
+        let (method, kind) = (panel.method.as_str(), panel.sketch_kind.as_str());
+        if !matches!(method, "dsgd" | "distributed") {
+            return Err(ExpError::setting(
+                &name("method"),
+                format!("unknown method `{method}`: use dsgd or distributed"),
+            ));
         }
+        // Any registered sketch: one drawn jointly over M nodes (perm-k) takes
+        // the node count as its sparsity, the others a kept fraction.
+        let joint = |m: usize| {
+            format!("{kind}:{m}")
+                .parse::<SketchSpec>()
+                .ok()
+                .filter(|s| s.nodes().is_some())
+        };
+        if joint(1).is_some() {
+            if method != "distributed" {
+                return Err(ExpError::setting(
+                    &name("sketch_kind"),
+                    format!("`{kind}` is drawn jointly over the nodes: use it with distributed, not {method}"),
+                ));
+            }
+            return match (q >= 1.0 && q.fract() == 0.0 && q <= 1e6).then(|| joint(q as usize)).flatten() {
+                Some(spec) => Ok((spec, q as usize)),
+                None => Err(ExpError::setting(&name("sparsities"), format!("{kind} takes node counts M, not {q}"))),
+            };
+        }
+        let q = fraction()?;
+        let spec = SketchSpec::with_fraction(kind, q).map_err(|e| {
+            let kinds: Vec<&str> = mast::sketch::registry::registered().iter().map(|e| e.name).collect();
+            ExpError::setting(
+                &name("sketch_kind"),
+                format!("`{kind}` is not available with {method} ({e}): use a registered sketch that takes a kept fraction ({})", kinds.join(", ")),
+            )
+        })?;
+        // (Algorithm 1 ignores the node count; Rand-K cells have always recorded 1.)
+        let nodes = if method == "dsgd" && spec.kind() == "rand-k" { 1 } else { self.nodes };
+        Ok((spec, nodes))
     }
 
     /// The training configuration of one cell (panel `p`, sparsity `q`, step

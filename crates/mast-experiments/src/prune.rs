@@ -27,24 +27,69 @@ use rayon::prelude::*;
 
 use crate::common::{self, cell, parallel, write_csv, DataSettings, ExpError, Progress, Result};
 
-/// The masks used for training and pruning.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum PruneSketch {
-    /// Rand-K with K = round(q d): exactly a fraction q kept.
-    #[default]
-    RandK,
-    /// Bernoulli(q): each weight kept with probability q.
-    Bernoulli,
-}
+/// The masks used for training and pruning: a registered sketch (see
+/// `mast::sketch::registry`) that takes a kept fraction, by name —
+/// `rand-k` (K = round(q d): exactly a fraction q kept, the default),
+/// `bernoulli` (each weight kept with probability q), or one of the user's.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PruneSketch(String);
 
 impl PruneSketch {
+    /// Rand-K with K = round(q d).
+    pub fn rand_k() -> Self {
+        PruneSketch("rand-k".into())
+    }
+
+    /// Bernoulli(q).
+    pub fn bernoulli() -> Self {
+        PruneSketch("bernoulli".into())
+    }
+
+    /// The registered sketch `kind` (its canonical name, or an alias); an error
+    /// when it is not registered or does not take a kept fraction.
+    pub fn new(kind: &str) -> Result<Self> {
+        let spec = SketchSpec::with_fraction(kind.trim(), 0.5)
+            .map_err(|e| ExpError::setting("sketch", e.to_string()))?;
+        Ok(PruneSketch(spec.kind().to_string()))
+    }
+
+    /// The registered name.
+    pub fn kind(&self) -> &str {
+        &self.0
+    }
+
     /// The sketch at sparsity level q (q = fraction kept).
-    pub fn spec(&self, q: f64) -> SketchSpec {
-        match self {
-            PruneSketch::RandK => SketchSpec::RandKFraction(q),
-            PruneSketch::Bernoulli => SketchSpec::Bernoulli(q),
+    pub fn spec(&self, q: f64) -> Result<SketchSpec> {
+        SketchSpec::with_fraction(&self.0, q).map_err(|e| ExpError::setting("sketch", e.to_string()))
+    }
+
+    /// How the report names the sketch at level q.
+    fn label(&self) -> String {
+        match self.0.as_str() {
+            "rand-k" => "Rand-K(q)".into(),
+            "bernoulli" => "Bernoulli(q)".into(),
+            other => format!("{other}(q)"),
         }
+    }
+}
+
+impl Default for PruneSketch {
+    fn default() -> Self {
+        PruneSketch::rand_k()
+    }
+}
+
+impl TryFrom<String> for PruneSketch {
+    type Error = ExpError;
+    fn try_from(s: String) -> Result<Self> {
+        PruneSketch::new(&s)
+    }
+}
+
+impl From<PruneSketch> for String {
+    fn from(s: PruneSketch) -> String {
+        s.0
     }
 }
 
@@ -245,7 +290,7 @@ pub fn run_prune(cfg: &PruneConfig, out: &Path, progress: &dyn Progress) -> Resu
             let dir = out.join("runs").join(format!("mast-q{q}"));
             let mut tc = cfg.data.train_config(dir, cfg.seed, cfg.steps);
             tc.data.n_features = Some(d);
-            tc.sketch = cfg.sketch.spec(q);
+            tc.sketch = cfg.sketch.spec(q)?;
             tc.algorithm.step_multiplier = cfg.step_multiplier;
             tc.algorithm.eval_every = cfg.eval_every;
             let report = common::run_config(&tc)?;
@@ -315,10 +360,7 @@ fn describe(cfg: &PruneConfig, lambda: f64, d: usize) -> String {
          theory step, best validation iterate) are pruned by the same {} random masks keeping a \
          fraction q of the weights ({}). Boxes show the test accuracy of the pruned models.",
         cfg.data.train.display(),
-        match cfg.sketch {
-            PruneSketch::RandK => "Rand-K(q)",
-            PruneSketch::Bernoulli => "Bernoulli(q)",
-        },
+        cfg.sketch.label(),
         cfg.steps,
         cfg.step_multiplier,
         cfg.masks,
@@ -339,7 +381,7 @@ fn prune_models(
     d: usize,
     test: &Dataset,
 ) -> Result<Vec<PruneRow>> {
-    let sketch = cfg.sketch.spec(q).build(d)?;
+    let sketch = cfg.sketch.spec(q)?.build(d)?;
     let mut rng = stream(cfg.seed ^ q.to_bits().rotate_left(17), Stream::Prune);
     let mut draw = SketchDraw::new();
     let mut pruned = vec![0.0; d];

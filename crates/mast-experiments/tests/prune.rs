@@ -101,7 +101,7 @@ fn rescaling_does_not_change_a_linear_classifier_without_bias() {
     // sign(aᵀ(c x∘m)) = sign(aᵀ(x∘m)) for c > 0: the documented equivalence.
     let mut cfg = small();
     cfg.q = vec![0.3];
-    cfg.sketch = PruneSketch::Bernoulli;
+    cfg.sketch = PruneSketch::bernoulli();
     let (a, b) = (tmp("plain"), tmp("rescaled"));
     let plain = run_prune(&cfg, &a, &Silent).unwrap();
     cfg.rescale = true;

@@ -51,8 +51,8 @@ fn main() {
     }
     let engine = MpiEngine::root(node).expect("engine");
     let spec = match sketch.as_str() {
-        "identity" => SketchSpec::Identity,
-        _ => SketchSpec::PermK(m),
+        "identity" => SketchSpec::identity(),
+        _ => SketchSpec::perm_k(m),
     };
     let sketches = NodeSketches::from_spec(&spec, d, m).expect("sketches");
     let spec_name = sketches.spec();

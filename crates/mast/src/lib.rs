@@ -15,7 +15,7 @@
 //!
 //! let data = Arc::new(mast::data::synthetic::gaussian_planted(200, 10, 0.1, Task::Classification, 1));
 //! let f = LogisticRegression::new(data, 1e-2).unwrap();
-//! let sketch = SketchSpec::RandKFraction(0.5).build(10).unwrap();
+//! let sketch = SketchSpec::rand_k_fraction(0.5).build(10).unwrap();
 //! let mut solver = DoubleSketchedSgd::new(
 //!     sketch, Variant::Exact, StepSize::Theory { multiplier: 1.0 }, 7).unwrap();
 //! let problem = MastProblem::new(&f, Shift::zero(10));

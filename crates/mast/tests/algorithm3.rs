@@ -42,7 +42,7 @@ fn lsvrdsg_with_full_reference_reaches_the_finite_sum_minimiser() {
 
 #[test]
 fn lsvrdsg_rejects_bad_parameters() {
-    let s = || SketchSpec::RandKFraction(0.5).build(10).unwrap();
+    let s = || SketchSpec::rand_k_fraction(0.5).build(10).unwrap();
     let step = StepSize::Theory { multiplier: 1.0 };
     assert!(Lsvrdsg::new(s(), 0, 1, 0.1, step, 1)
         .unwrap_err()
@@ -61,7 +61,7 @@ fn lsvrdsg_rejects_bad_parameters() {
 /// Mean squared distance to x_D* over the last iterates of Algorithm 1 at constant γ.
 fn alg1_neighbourhood(ls: &LeastSquares, target: &[f64], multiplier: f64) -> f64 {
     let d = 50;
-    let sketch = SketchSpec::RandKFraction(0.5).build(d).unwrap();
+    let sketch = SketchSpec::rand_k_fraction(0.5).build(d).unwrap();
     let mut solver =
         DoubleSketchedSgd::new(sketch, Variant::Exact, StepSize::Theory { multiplier }, 8).unwrap();
     let problem = MastProblem::new(ls, Shift::zero(d));

@@ -48,7 +48,7 @@ fn perm_k_moves_d_floats_per_round_not_m_times_d() {
     let data = gaussian_planted(200, 40, 0.1, Task::Classification, 3);
     let f = LogisticRegression::new(Arc::new(data.clone()), 1e-2).unwrap();
     let problem = MastProblem::new(&f, Shift::zero(40));
-    for (spec, per_round) in [(SketchSpec::PermK(4), 40.0), (SketchSpec::Identity, 160.0)] {
+    for (spec, per_round) in [(SketchSpec::perm_k(4), 40.0), (SketchSpec::identity(), 160.0)] {
         let eng = engine(&data, 4, Sharding::Iid, Variant::Exact, 1e-2, 1);
         let sketches = NodeSketches::from_spec(&spec, 40, 4).unwrap();
         let mut alg = DistributedDsgd::new(
@@ -72,7 +72,7 @@ fn perm_k_moves_d_floats_per_round_not_m_times_d() {
     }
     // Bernoulli(0.5) on each of 4 nodes: about 2d per round (4 · d/2).
     let eng = engine(&data, 4, Sharding::Iid, Variant::Exact, 1e-2, 1);
-    let sketches = NodeSketches::from_spec(&SketchSpec::Bernoulli(0.5), 40, 4).unwrap();
+    let sketches = NodeSketches::from_spec(&SketchSpec::bernoulli(0.5), 40, 4).unwrap();
     let mut alg = DistributedDsgd::new(
         sketches,
         Box::new(eng),
@@ -130,9 +130,9 @@ fn run_with_threads(threads: usize, variant: Variant, spec: &SketchSpec) -> (Str
 #[test]
 fn in_process_engine_is_bit_identical_with_one_and_two_threads() {
     for (variant, spec) in [
-        (Variant::Exact, SketchSpec::PermK(4)),
-        (Variant::Minibatch(16), SketchSpec::Bernoulli(0.3)),
-        (Variant::Exact, SketchSpec::RandKFraction(0.5)),
+        (Variant::Exact, SketchSpec::perm_k(4)),
+        (Variant::Minibatch(16), SketchSpec::bernoulli(0.3)),
+        (Variant::Exact, SketchSpec::rand_k_fraction(0.5)),
     ] {
         let (rows1, x1) = run_with_threads(1, variant, &spec);
         let (rows2, x2) = run_with_threads(2, variant, &spec);
@@ -166,7 +166,7 @@ fn matches_a_sequential_reference_implementation() {
     .unwrap();
     let f = LogisticRegression::new(Arc::new(data.clone()), lambda).unwrap();
     let problem = MastProblem::new(&f, Shift::new(&f, v.clone()));
-    let spec = SketchSpec::RandKCount(5);
+    let spec = SketchSpec::rand_k(5);
     let mut alg = DistributedDsgd::new(
         NodeSketches::from_spec(&spec, d, m).unwrap(),
         Box::new(eng),
@@ -222,8 +222,8 @@ fn converges_to_the_exact_minimiser_of_the_distributed_mast_problem() {
     let data = gaussian_planted(n, d, 0.5, Task::Regression, 8);
     let v: Vec<f64> = (0..d).map(|j| 0.1 * (j as f64 - 3.0)).collect();
     for (spec, sharding) in [
-        (SketchSpec::PermK(4), Sharding::Iid),
-        (SketchSpec::Bernoulli(0.6), Sharding::Dirichlet(0.3)),
+        (SketchSpec::perm_k(4), Sharding::Iid),
+        (SketchSpec::bernoulli(0.6), Sharding::Dirichlet(0.3)),
     ] {
         let shards = sharding.split(&data, m, 2).unwrap();
         let quads: Vec<Quadratic> = shards
@@ -345,7 +345,7 @@ fn bad_distributed_settings_are_errors() {
         assert!(err.contains("sharding"), "{bad}: {err}");
     }
     assert_eq!("by-label".parse::<Sharding>().unwrap(), Sharding::ByLabel);
-    let err = NodeSketches::from_spec(&SketchSpec::PermK(3), 12, 4)
+    let err = NodeSketches::from_spec(&SketchSpec::perm_k(3), 12, 4)
         .unwrap_err()
         .to_string();
     assert!(err.contains("perm-k:3") && err.contains("4 nodes"), "{err}");
@@ -378,6 +378,6 @@ fn bad_distributed_settings_are_errors() {
     )
     .unwrap();
     assert_eq!(eng.nodes(), 2);
-    let sk = NodeSketches::from_spec(&SketchSpec::Bernoulli(0.5), 3, 3).unwrap();
+    let sk = NodeSketches::from_spec(&SketchSpec::bernoulli(0.5), 3, 3).unwrap();
     assert!(DistributedDsgd::new(sk, Box::new(eng), StepSize::Constant { gamma: 0.1 }, 1).is_err());
 }

@@ -3,7 +3,6 @@
 use std::path::{Path, PathBuf};
 
 use mast::run::config::StepSetting;
-use mast::sketch::SketchSpec;
 use mast_report::{BandCurves, Figure, HtmlReport};
 
 use super::{BandKind, CurveMethod, CurvesConfig, FinalRow, MethodRuns, Stat, QUANTITIES};
@@ -66,11 +65,7 @@ fn describe(m: &CurveMethod) -> Vec<String> {
         "gd" => "(S)GD on f".to_string(),
         "distributed" => format!(
             "Algorithm 2, {} nodes",
-            m.nodes.unwrap_or(if let SketchSpec::PermK(k) = m.sketch {
-                k
-            } else {
-                4
-            })
+            m.nodes.or(m.sketch.nodes()).unwrap_or(4)
         ),
         other => format!("{other} (Algorithm 3)"),
     };

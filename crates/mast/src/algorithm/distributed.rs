@@ -25,23 +25,23 @@ impl NodeSketches {
     /// ```
     /// use mast::algorithm::NodeSketches;
     /// use mast::sketch::SketchSpec;
-    /// let s = NodeSketches::from_spec(&SketchSpec::PermK(4), 12, 4).unwrap();
+    /// let s = NodeSketches::from_spec(&SketchSpec::perm_k(4), 12, 4).unwrap();
     /// assert_eq!(s.nodes(), 4);
-    /// assert!(NodeSketches::from_spec(&SketchSpec::PermK(3), 12, 4).is_err());
+    /// assert!(NodeSketches::from_spec(&SketchSpec::perm_k(3), 12, 4).is_err());
     /// ```
     pub fn from_spec(spec: &SketchSpec, d: usize, m: usize) -> Result<Self> {
         if m == 0 {
             return Err(MastError::param("nodes", "must be at least 1"));
         }
-        match *spec {
-            SketchSpec::PermK(k) if k != m => Err(MastError::param(
+        match spec.nodes() {
+            Some(k) if k != m => Err(MastError::param(
                 "sketch",
                 format!(
-                    "perm-k:{k} partitions the model among {k} nodes, but the run has {m} nodes"
+                    "{spec} partitions the model among {k} nodes, but the run has {m} nodes"
                 ),
             )),
-            SketchSpec::PermK(_) => Ok(NodeSketches::Joint(PermK::new(d, m)?)),
-            _ => Ok(NodeSketches::Independent(
+            Some(_) => Ok(NodeSketches::Joint(PermK::new(d, m)?)),
+            None => Ok(NodeSketches::Independent(
                 (0..m).map(|_| spec.build(d)).collect::<Result<_>>()?,
             )),
         }

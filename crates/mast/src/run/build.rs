@@ -15,7 +15,7 @@ use crate::engine::{Engine, InProcess};
 use crate::error::Result;
 use crate::linalg::SymMatrix;
 use crate::objective::{Objective, Quadratic, Shift};
-use crate::sketch::{Sketch, SketchSpec};
+use crate::sketch::{RandK, Sketch};
 use crate::sketched::QuadraticMast;
 use crate::theory::DistributedTheory;
 
@@ -42,14 +42,62 @@ pub(crate) fn node_sketches(checked: &CheckedTrain, d: usize) -> Result<NodeSket
     }
 }
 
-/// Node i's marginal sketch.
-pub(crate) fn marginal(sketches: &NodeSketches, i: usize) -> Box<dyn Sketch> {
+/// Node i's marginal sketch: its own sketch, or its block of a joint draw.
+pub(crate) enum Marginal<'a> {
+    /// Node i's own sketch (independent node sketches).
+    Own(&'a dyn Sketch),
+    /// Node i's block of a joint Perm-K draw: Rand-K with K = |B_i|.
+    Block(RandK),
+}
+
+impl<'a> std::ops::Deref for Marginal<'a> {
+    type Target = dyn Sketch + 'a;
+    fn deref(&self) -> &(dyn Sketch + 'a) {
+        match self {
+            Marginal::Own(s) => *s,
+            Marginal::Block(r) => r,
+        }
+    }
+}
+
+/// Node i's marginal sketch (the sketch itself: never rebuilt from its spec).
+pub(crate) fn marginal(sketches: &NodeSketches, i: usize) -> Marginal<'_> {
     match sketches {
-        NodeSketches::Joint(p) => Box::new(p.node_marginal(i)),
-        NodeSketches::Independent(v) => {
-            let spec: Option<SketchSpec> = v[i].spec().parse().ok();
-            spec.and_then(|s| s.build(v[i].dim()).ok())
-                .unwrap_or_else(|| Box::new(crate::sketch::Identity::new(v[i].dim())))
+        NodeSketches::Joint(p) => Marginal::Block(p.node_marginal(i)),
+        NodeSketches::Independent(v) => Marginal::Own(v[i].as_ref()),
+    }
+}
+
+/// The sketch a run's theory describes, built once: the configured sketch, or
+/// for Algorithm 2 the nodes' sketches (the theory reads node 0's marginal).
+pub(crate) enum RunSketch {
+    /// Algorithms 1 and 3, GD: the one sketch.
+    Single(Box<dyn Sketch>),
+    /// Algorithm 2: the nodes' sketches.
+    Nodes(NodeSketches),
+}
+
+impl RunSketch {
+    pub(crate) fn new(checked: &CheckedTrain, d: usize) -> Result<Self> {
+        Ok(match checked.method {
+            Method::Distributed => RunSketch::Nodes(node_sketches(checked, d)?),
+            _ => RunSketch::Single(checked.config.sketch.build(d)?),
+        })
+    }
+
+    /// The sketch of the theory report (node 0's marginal for Algorithm 2).
+    pub(crate) fn theory(&self) -> Marginal<'_> {
+        match self {
+            RunSketch::Single(s) => Marginal::Own(s.as_ref()),
+            RunSketch::Nodes(n) => marginal(n, 0),
+        }
+    }
+
+    /// The spec text of the run's sketch(es).
+    pub(crate) fn spec(&self) -> String {
+        match self {
+            RunSketch::Single(s) => s.spec(),
+            RunSketch::Nodes(n) => n.spec(),
         }
     }
 }
@@ -198,7 +246,7 @@ pub(crate) fn reference_point<O: Objective>(
     let d = f.dim();
     let v = vec![0.0; d];
     let sketch = cfg.sketch.build(d)?;
-    let identity = cfg.sketch == SketchSpec::Identity;
+    let identity = cfg.sketch.is_identity();
     if checked.method == Method::Gd || (identity && checked.method == Method::Dsgd) {
         return Ok(erm_x.map(|x| (x.to_vec(), "x* (ERM optimum)".into())));
     }
@@ -250,7 +298,7 @@ pub(crate) fn reference_point<O: Objective>(
             let masts = quads
                 .iter()
                 .enumerate()
-                .map(|(i, qi)| QuadraticMast::new(qi, marginal(&sketches, i).as_ref(), v.clone()))
+                .map(|(i, qi)| QuadraticMast::new(qi, &*marginal(&sketches, i), v.clone()))
                 .collect::<Result<Vec<_>>>()?;
             let m = masts.len() as f64;
             let grad = |x: &[f64]| {

@@ -327,7 +327,7 @@ fn default_seed() -> u64 {
     DEFAULT_SEED
 }
 fn default_sketch() -> SketchSpec {
-    SketchSpec::Identity
+    SketchSpec::identity()
 }
 
 /// Which loss.
@@ -604,20 +604,23 @@ impl TrainConfig {
                         format!("{} sketches for {} nodes", specs.len(), dc.nodes),
                     ));
                 }
-                if specs.iter().any(|s| matches!(s, SketchSpec::PermK(_))) {
+                if let Some(s) = specs.iter().find(|s| s.nodes().is_some()) {
                     return Err(MastError::param(
                         "distributed.node_sketches",
-                        "perm-k is a joint draw: set the top-level `sketch = \"perm-k:M\"` instead",
+                        format!(
+                            "{} is a joint draw: set the top-level `sketch = \"{s}\"` instead",
+                            s.kind()
+                        ),
                     ));
                 }
             }
-            if let SketchSpec::PermK(k) = self.sketch {
+            if let Some(k) = self.sketch.nodes() {
                 if k != dc.nodes && dc.node_sketches.is_none() {
                     return Err(MastError::param(
                         "sketch",
                         format!(
-                            "perm-k:{k} needs {k} nodes, but distributed.nodes = {}",
-                            dc.nodes
+                            "{} needs {k} nodes, but distributed.nodes = {}",
+                            self.sketch, dc.nodes
                         ),
                     ));
                 }

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use super::build::{build_solver, distributed_theory, marginal, node_sketches};
-use super::config::{CheckedTrain, LossKind, Method};
+use super::build::{build_solver, distributed_theory, RunSketch};
+use super::config::{CheckedTrain, LossKind};
 use super::train::Loaded;
 use crate::algorithm::erm::{solve_erm, ErmOptions};
 use crate::algorithm::MastProblem;
@@ -63,7 +63,6 @@ fn overview<O: Objective + 'static>(
     make: impl Fn(Arc<Dataset>) -> Result<O>,
     loss: &str,
 ) -> Result<TheoryOverview> {
-    let cfg = &checked.config;
     let (d, n) = (f.dim(), f.num_samples());
     let steps = checked.steps(n);
     let step_size = checked.step_size_for(steps);
@@ -72,19 +71,10 @@ fn overview<O: Objective + 'static>(
     let gamma = step_size
         .resolve(built.solver.theory_gamma_for(&problem))?
         .gamma(0);
-    let (sketch, sketch_name) = match checked.method {
-        Method::Distributed => {
-            let ns = node_sketches(checked, d)?;
-            (marginal(&ns, 0), ns.spec())
-        }
-        _ => {
-            let s = cfg.sketch.build(d)?;
-            let name = s.spec();
-            (s, name)
-        }
-    };
+    let run_sketch = RunSketch::new(checked, d)?;
+    let (sketch, sketch_name) = (run_sketch.theory(), run_sketch.spec());
     let erm = solve_erm(f, &ErmOptions::default())?;
-    let report = TheoryReport::new(f, sketch.as_ref(), gamma)
+    let report = TheoryReport::new(f, &*sketch, gamma)
         .with_horizon(steps)
         .with_erm(erm.loss, dot(&erm.x, &erm.x));
     let distributed = built
@@ -98,7 +88,7 @@ fn overview<O: Objective + 'static>(
         method: built.solver.name(),
         steps,
         gamma,
-        sandwich_gap_at_x_star: sandwich_gap(report.l_f, sketch.as_ref(), &erm.x, &vec![0.0; d]),
+        sandwich_gap_at_x_star: sandwich_gap(report.l_f, &*sketch, &erm.x, &vec![0.0; d]),
         report,
         distributed,
     })

@@ -7,8 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::build::{
-    build_solver_with, distributed_theory, marginal, node_sketches, reference_point, Built,
-    EngineChoice,
+    build_solver_with, distributed_theory, reference_point, Built, EngineChoice, RunSketch,
 };
 use super::config::{CheckedTrain, LossKind, Method, TrainConfig};
 use super::executor::{Checkpoint, Evaluator, Executor, RunOutcome};
@@ -370,10 +369,8 @@ fn run_job<O: Objective + 'static>(
     // The sketch the theory report describes (node 0's marginal for Algorithm 2).
     let Built { mut solver, shards } =
         build_solver_with(checked, step_size, sets, &make, d, engine)?;
-    let sketch = match checked.method {
-        Method::Distributed => marginal(&node_sketches(checked, d)?, 0),
-        _ => cfg.sketch.build(d)?,
-    };
+    let run_sketch = RunSketch::new(checked, d)?;
+    let sketch = run_sketch.theory();
     // The ERM optimum feeds the theory's bounds and GD's reference; a problem
     // without a unique optimum (e.g. λ = 0 with rank-deficient data) just lacks them.
     let erm = solve_erm(
@@ -465,7 +462,7 @@ fn run_job<O: Objective + 'static>(
         estimate_fd(
             f,
             &problem.shift,
-            sketch.as_ref(),
+            &*sketch,
             x_final,
             cfg.output.fd_samples.max(2),
             &mut stream(cfg.seed, Stream::Estimate),
@@ -478,13 +475,13 @@ fn run_job<O: Objective + 'static>(
             seconds: 0.0,
         }
     };
-    let mut theory = TheoryReport::new(f, sketch.as_ref(), gamma).with_horizon(steps);
+    let mut theory = TheoryReport::new(f, &*sketch, gamma).with_horizon(steps);
     if let Some(e) = &erm {
         theory = theory.with_erm(e.loss, dot(&e.x, &e.x));
     }
     let sandwich = (finite && sketch.is_unbiased()).then(|| {
         let fx = f.loss(x_final);
-        let upper = fx + sandwich_gap(theory.l_f, sketch.as_ref(), x_final, &problem.shift.v);
+        let upper = fx + sandwich_gap(theory.l_f, &*sketch, x_final, &problem.shift.v);
         let tol = 3.0 * fd_final.std_err + 1e-12 * fx.abs().max(1.0);
         Sandwich {
             f: fx,
@@ -523,10 +520,7 @@ fn run_job<O: Objective + 'static>(
         name,
         status: outcome.status.clone(),
         solver: solver.name(),
-        sketch: match checked.method {
-            Method::Distributed => node_sketches(checked, d)?.spec(),
-            _ => sketch.spec(),
-        },
+        sketch: run_sketch.spec(),
         seed: cfg.seed,
         lambda: sets.lambda,
         n_train: n,

@@ -16,6 +16,7 @@ mod identity;
 mod masks;
 mod perm_k;
 mod rand_k;
+pub mod registry;
 mod spec;
 
 pub use bernoulli::Bernoulli;
@@ -25,6 +26,7 @@ pub use hadamard::{fwht, Hadamard};
 pub use identity::Identity;
 pub use perm_k::PermK;
 pub use rand_k::RandK;
+pub use registry::{SketchContext, SketchRecipe};
 pub use spec::SketchSpec;
 
 use crate::rng::MastRng;

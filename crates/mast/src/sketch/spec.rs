@@ -1,10 +1,15 @@
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
-use super::{Bernoulli, DropConnect, Identity, PermK, RandK, Sketch};
+use super::registry::{
+    self, BernoulliRecipe, IdentityRecipe, PermKRecipe, RandKRecipe, SketchContext, SketchRecipe,
+};
+use super::Sketch;
 use crate::error::{MastError, Result};
 
-/// A sketch named in a config or on the command line:
+/// A sketch named in a config or on the command line, parsed by the sketch
+/// [`registry`] (so a registered sketch of the user's is named like a built-in):
 ///
 /// | text | sketch |
 /// |---|---|
@@ -15,41 +20,140 @@ use crate::error::{MastError, Result};
 /// | `perm-k:4` | Perm-K over 4 nodes (for Algorithm 1: one node's block) |
 /// | `dropconnect:0.5` | the biased baseline: keep with probability 0.5, NO 1/p rescaling |
 ///
+/// It prints as its canonical text (which parses back), serialises as that
+/// text, and two specs are equal when their canonical texts are.
+///
 /// ```
 /// use mast::sketch::SketchSpec;
 /// let s: SketchSpec = "rand-k:0.3".parse().unwrap();
-/// assert_eq!(s, SketchSpec::RandKFraction(0.3));
+/// assert_eq!(s, SketchSpec::rand_k_fraction(0.3));
+/// assert_eq!((s.kind(), s.keep_fraction()), ("rand-k", Some(0.3)));
+/// assert_eq!(s.to_string(), "rand-k:q=0.3");
 /// assert_eq!(s.build(10).unwrap().expected_kept(), 3.0);
 /// assert!("bernoulli:1.5".parse::<SketchSpec>().unwrap().build(10).is_err());
 /// ```
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub enum SketchSpec {
-    /// `S = I`.
-    Identity,
-    /// Bernoulli with one keep probability.
-    Bernoulli(f64),
-    /// Rand-K with K given.
-    RandKCount(usize),
-    /// Rand-K with q = K/d given.
-    RandKFraction(f64),
-    /// Perm-K over M nodes.
-    PermK(usize),
-    /// Unscaled Bernoulli masks (biased baseline) with this keep probability.
-    DropConnect(f64),
+#[derive(Clone)]
+pub struct SketchSpec {
+    kind: &'static str,
+    recipe: Arc<dyn SketchRecipe>,
 }
 
 impl SketchSpec {
-    /// Builds the sketch in dimension `d`, validating its parameters.
+    /// A spec from a recipe, under the registered name `kind`.
+    pub fn from_recipe(kind: &'static str, recipe: impl SketchRecipe + 'static) -> Self {
+        SketchSpec {
+            kind,
+            recipe: Arc::new(recipe),
+        }
+    }
+
+    /// `S = I`.
+    pub fn identity() -> Self {
+        Self::from_recipe("identity", IdentityRecipe)
+    }
+
+    /// Bernoulli with keep probability `p` (checked when built).
+    pub fn bernoulli(p: f64) -> Self {
+        Self::from_recipe("bernoulli", BernoulliRecipe { p, scaled: true })
+    }
+
+    /// Rand-K keeping exactly `k` coordinates.
+    pub fn rand_k(k: usize) -> Self {
+        Self::from_recipe("rand-k", RandKRecipe::Count(k))
+    }
+
+    /// Rand-K keeping a fraction `q = K/d`.
+    pub fn rand_k_fraction(q: f64) -> Self {
+        Self::from_recipe("rand-k", RandKRecipe::Fraction(q))
+    }
+
+    /// Perm-K over `m` nodes.
+    pub fn perm_k(m: usize) -> Self {
+        Self::from_recipe("perm-k", PermKRecipe(m))
+    }
+
+    /// Unscaled Bernoulli masks (the biased DropConnect baseline) with keep
+    /// probability `p`.
+    pub fn dropconnect(p: f64) -> Self {
+        Self::from_recipe("dropconnect", BernoulliRecipe { p, scaled: false })
+    }
+
+    /// `KIND:fraction` through the registry: the sketch `kind` keeping a
+    /// fraction `q` of the coordinates (what the experiments' sparsity axes
+    /// mean); an error when `kind` does not take a fraction.
+    ///
+    /// ```
+    /// use mast::sketch::SketchSpec;
+    /// assert_eq!(SketchSpec::with_fraction("bernoulli", 0.25).unwrap(), SketchSpec::bernoulli(0.25));
+    /// assert_eq!(SketchSpec::with_fraction("rand-k", 0.5).unwrap(), SketchSpec::rand_k_fraction(0.5));
+    /// assert!(SketchSpec::with_fraction("perm-k", 0.5).is_err());
+    /// ```
+    pub fn with_fraction(kind: &str, q: f64) -> Result<Self> {
+        // `{q:?}` always has a `.` or an exponent, so `rand-k` reads a fraction.
+        let spec: SketchSpec = format!("{kind}:{q:?}").parse()?;
+        match spec.keep_fraction() {
+            Some(_) => Ok(spec),
+            None => Err(MastError::param(
+                "sketch",
+                format!("`{kind}` is not given by a kept fraction (got `{spec}`)"),
+            )),
+        }
+    }
+
+    /// Builds the sketch in dimension `d`, validating its parameters (a sketch
+    /// derived from the data fails here: use [`SketchSpec::build_in`]).
     pub fn build(&self, d: usize) -> Result<Box<dyn Sketch>> {
-        Ok(match *self {
-            SketchSpec::Identity => Box::new(Identity::new(d)),
-            SketchSpec::Bernoulli(p) => Box::new(Bernoulli::new(d, p)?),
-            SketchSpec::RandKCount(k) => Box::new(RandK::new(d, k)?),
-            SketchSpec::RandKFraction(q) => Box::new(RandK::with_fraction(d, q)?),
-            SketchSpec::PermK(m) => Box::new(PermK::new(d, m)?),
-            SketchSpec::DropConnect(p) => Box::new(DropConnect::new(d, p)?),
-        })
+        self.build_in(&SketchContext::new(d))
+    }
+
+    /// Builds the sketch in a context (the dimension, and the objective where
+    /// the sketch is derived from the data).
+    pub fn build_in(&self, ctx: &SketchContext<'_>) -> Result<Box<dyn Sketch>> {
+        self.recipe.build(ctx)
+    }
+
+    /// The registered name of its sketch (`bernoulli`, `rand-k`, …).
+    pub fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    /// The (expected) kept fraction, where the spec fixes one (`bernoulli:P`,
+    /// `rand-k:q=Q`, `dropconnect:P`, `identity`).
+    pub fn keep_fraction(&self) -> Option<f64> {
+        self.recipe.keep_fraction()
+    }
+
+    /// M of a joint sketch over M nodes (`perm-k:M`).
+    pub fn nodes(&self) -> Option<usize> {
+        self.recipe.nodes()
+    }
+
+    /// Whether this is `S = I`.
+    pub fn is_identity(&self) -> bool {
+        self.recipe.is_identity()
+    }
+
+    /// The parsed recipe.
+    pub fn recipe(&self) -> &dyn SketchRecipe {
+        self.recipe.as_ref()
+    }
+}
+
+impl Default for SketchSpec {
+    fn default() -> Self {
+        SketchSpec::identity()
+    }
+}
+
+impl PartialEq for SketchSpec {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind && self.recipe.spec() == other.recipe.spec()
+    }
+}
+
+impl fmt::Debug for SketchSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SketchSpec({:?})", self.recipe.spec())
     }
 }
 
@@ -57,75 +161,17 @@ impl FromStr for SketchSpec {
     type Err = MastError;
 
     fn from_str(s: &str) -> Result<Self> {
-        let bad = |msg: String| MastError::param("sketch", msg);
-        let s = s.trim();
-        let (kind, arg) = match s.split_once(':') {
-            Some((k, a)) => (k.trim().to_ascii_lowercase(), Some(a.trim())),
-            None => (s.to_ascii_lowercase(), None),
-        };
-        let missing = || bad(format!("`{s}` needs a parameter, e.g. `{kind}:0.5`"));
-        let num = |a: &str| {
-            a.parse::<f64>()
-                .map_err(|_| bad(format!("`{a}` in `{s}` is not a number")))
-        };
-        match kind.as_str() {
-            "identity" | "none" => match arg {
-                None => Ok(SketchSpec::Identity),
-                Some(a) => Err(bad(format!("`identity` takes no parameter, got `{a}`"))),
-            },
-            "bernoulli" | "dropconnect" | "drop-connect" => {
-                let a = arg.ok_or_else(missing)?;
-                let a = a.strip_prefix("p=").or(a.strip_prefix("keep_prob=")).unwrap_or(a);
-                if kind == "bernoulli" {
-                    Ok(SketchSpec::Bernoulli(num(a)?))
-                } else {
-                    Ok(SketchSpec::DropConnect(num(a)?))
-                }
-            }
-            "dropout" => Err(bad(format!(
-                "`{s}` is ambiguous: use `bernoulli:P` (keep probability P, rescaled by 1/P: the \
-                 unbiased MAST sketch) or `dropconnect:P` (keep probability P, unscaled: the biased baseline)"
-            ))),
-            "rand-k" | "randk" | "rand_k" => {
-                let a = arg.ok_or_else(missing)?;
-                if let Some(q) = a.strip_prefix("q=") {
-                    Ok(SketchSpec::RandKFraction(num(q)?))
-                } else if let Some(k) = a.strip_prefix("k=") {
-                    k.parse()
-                        .map(SketchSpec::RandKCount)
-                        .map_err(|_| bad(format!("K = `{k}` in `{s}` is not a whole number")))
-                } else if a.contains('.') || a.contains('e') {
-                    Ok(SketchSpec::RandKFraction(num(a)?))
-                } else {
-                    a.parse()
-                        .map(SketchSpec::RandKCount)
-                        .map_err(|_| bad(format!("`{a}` in `{s}` is neither a fraction nor a count")))
-                }
-            }
-            "perm-k" | "permk" | "perm_k" => {
-                let a = arg.ok_or_else(missing)?;
-                let a = a.strip_prefix("m=").unwrap_or(a);
-                a.parse()
-                    .map(SketchSpec::PermK)
-                    .map_err(|_| bad(format!("node count `{a}` in `{s}` is not a whole number")))
-            }
-            _ => Err(bad(format!(
-                "unknown sketch `{s}`: use identity, bernoulli:P, rand-k:Q (fraction) or rand-k:k=K, perm-k:M, dropconnect:P"
-            ))),
-        }
+        let (kind, recipe) = registry::parse(s)?;
+        Ok(SketchSpec {
+            kind,
+            recipe: Arc::from(recipe),
+        })
     }
 }
 
 impl fmt::Display for SketchSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SketchSpec::Identity => write!(f, "identity"),
-            SketchSpec::Bernoulli(p) => write!(f, "bernoulli:{p}"),
-            SketchSpec::RandKCount(k) => write!(f, "rand-k:k={k}"),
-            SketchSpec::RandKFraction(q) => write!(f, "rand-k:q={q}"),
-            SketchSpec::PermK(m) => write!(f, "perm-k:{m}"),
-            SketchSpec::DropConnect(p) => write!(f, "dropconnect:{p}"),
-        }
+        f.write_str(&self.recipe.spec())
     }
 }
 
@@ -139,5 +185,18 @@ impl TryFrom<String> for SketchSpec {
 impl From<SketchSpec> for String {
     fn from(s: SketchSpec) -> String {
         s.to_string()
+    }
+}
+
+impl serde::Serialize for SketchSpec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SketchSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
     }
 }

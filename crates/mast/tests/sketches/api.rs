@@ -143,18 +143,18 @@ fn sketch_draw_helpers() {
 #[test]
 fn sketch_spec_parsing() {
     let cases = [
-        ("rand-k:0.3", SketchSpec::RandKFraction(0.3)),
-        ("rand-k:12", SketchSpec::RandKCount(12)),
-        ("rand-k:k=12", SketchSpec::RandKCount(12)),
-        ("rand-k:q=0.5", SketchSpec::RandKFraction(0.5)),
-        ("bernoulli:0.5", SketchSpec::Bernoulli(0.5)),
-        ("bernoulli:p=0.25", SketchSpec::Bernoulli(0.25)),
-        ("dropconnect:0.9", SketchSpec::DropConnect(0.9)),
-        ("perm-k:4", SketchSpec::PermK(4)),
-        ("perm-k:m=4", SketchSpec::PermK(4)),
-        ("identity", SketchSpec::Identity),
-        ("none", SketchSpec::Identity),
-        ("  Rand-K : k=3 ", SketchSpec::RandKCount(3)),
+        ("rand-k:0.3", SketchSpec::rand_k_fraction(0.3)),
+        ("rand-k:12", SketchSpec::rand_k(12)),
+        ("rand-k:k=12", SketchSpec::rand_k(12)),
+        ("rand-k:q=0.5", SketchSpec::rand_k_fraction(0.5)),
+        ("bernoulli:0.5", SketchSpec::bernoulli(0.5)),
+        ("bernoulli:p=0.25", SketchSpec::bernoulli(0.25)),
+        ("dropconnect:0.9", SketchSpec::dropconnect(0.9)),
+        ("perm-k:4", SketchSpec::perm_k(4)),
+        ("perm-k:m=4", SketchSpec::perm_k(4)),
+        ("identity", SketchSpec::identity()),
+        ("none", SketchSpec::identity()),
+        ("  Rand-K : k=3 ", SketchSpec::rand_k(3)),
     ];
     for (text, expected) in cases {
         let got: SketchSpec = text
@@ -163,34 +163,34 @@ fn sketch_spec_parsing() {
         assert_eq!(got, expected, "`{text}`");
     }
     // Built sketches.
-    let s = SketchSpec::RandKFraction(0.3).build(10).expect("build");
+    let s = SketchSpec::rand_k_fraction(0.3).build(10).expect("build");
     assert_eq!((s.dim(), s.expected_kept(), s.l_d()), (10, 3.0, 10.0 / 3.0));
     assert_eq!(s.spec(), "rand-k:k=3");
-    let s = SketchSpec::RandKCount(12).build(100).expect("build");
+    let s = SketchSpec::rand_k(12).build(100).expect("build");
     assert_eq!(s.expected_kept(), 12.0);
-    let s = SketchSpec::PermK(4).build(10).expect("build");
+    let s = SketchSpec::perm_k(4).build(10).expect("build");
     assert_eq!((s.expected_kept(), s.spec().as_str()), (3.0, "perm-k:4"));
-    let s = SketchSpec::Bernoulli(0.5).build(10).expect("build");
+    let s = SketchSpec::bernoulli(0.5).build(10).expect("build");
     assert_eq!((s.l_d(), s.l_s_max(), s.expected_kept()), (2.0, 4.0, 5.0));
-    let s = SketchSpec::Identity.build(10).expect("build");
+    let s = SketchSpec::identity().build(10).expect("build");
     assert_eq!((s.dim(), s.l_d(), s.spec().as_str()), (10, 1.0, "identity"));
 }
 
 #[test]
 fn sketch_spec_display_round_trip() {
     let specs = [
-        SketchSpec::Identity,
-        SketchSpec::Bernoulli(0.5),
-        SketchSpec::Bernoulli(0.1),
-        SketchSpec::Bernoulli(1.0),
-        SketchSpec::Bernoulli(1.0 / 3.0),
-        SketchSpec::RandKCount(12),
-        SketchSpec::RandKCount(1),
-        SketchSpec::RandKFraction(0.3),
-        SketchSpec::RandKFraction(1.0),
-        SketchSpec::RandKFraction(1e-3),
-        SketchSpec::PermK(4),
-        SketchSpec::DropConnect(0.25),
+        SketchSpec::identity(),
+        SketchSpec::bernoulli(0.5),
+        SketchSpec::bernoulli(0.1),
+        SketchSpec::bernoulli(1.0),
+        SketchSpec::bernoulli(1.0 / 3.0),
+        SketchSpec::rand_k(12),
+        SketchSpec::rand_k(1),
+        SketchSpec::rand_k_fraction(0.3),
+        SketchSpec::rand_k_fraction(1.0),
+        SketchSpec::rand_k_fraction(1e-3),
+        SketchSpec::perm_k(4),
+        SketchSpec::dropconnect(0.25),
     ];
     for spec in specs {
         let text = spec.to_string();
@@ -254,7 +254,7 @@ fn expect_invalid(err: MastError, want_name: &str, words: &[&str]) {
 fn sketch_spec_errors() {
     // Parses, fails at build.
     let spec: SketchSpec = "bernoulli:1.5".parse().expect("parses");
-    assert_eq!(spec, SketchSpec::Bernoulli(1.5));
+    assert_eq!(spec, SketchSpec::bernoulli(1.5));
     let err = match spec.build(10) {
         Err(e) => e,
         Ok(s) => panic!("bernoulli:1.5 built {}", s.spec()),
@@ -378,4 +378,41 @@ proptest! {
             check_joint("prop", &s, &nodes);
         }
     }
+}
+
+#[test]
+fn sketch_spec_queries_and_the_registry() {
+    let spec = |t: &str| t.parse::<SketchSpec>().unwrap();
+    assert_eq!(spec("randk:k=3").kind(), "rand-k");
+    assert_eq!(spec("none").kind(), "identity");
+    assert!(spec("identity").is_identity() && !spec("bernoulli:1").is_identity());
+    assert_eq!(spec("bernoulli:0.3").keep_fraction(), Some(0.3));
+    assert_eq!(spec("dropconnect:0.3").keep_fraction(), Some(0.3));
+    assert_eq!(spec("rand-k:q=0.3").keep_fraction(), Some(0.3));
+    assert_eq!(spec("rand-k:k=3").keep_fraction(), None);
+    assert_eq!(spec("perm-k:4").nodes(), Some(4));
+    assert_eq!(spec("bernoulli:0.3").nodes(), None);
+    assert_eq!(SketchSpec::default(), SketchSpec::identity());
+    // Serde as the canonical string.
+    let json = serde_json::to_string(&SketchSpec::rand_k_fraction(0.5)).unwrap();
+    assert_eq!(json, "\"rand-k:q=0.5\"");
+    assert_eq!(serde_json::from_str::<SketchSpec>(&json).unwrap(), SketchSpec::rand_k_fraction(0.5));
+    assert!(serde_json::from_str::<SketchSpec>("\"foo:1\"").is_err());
+    // The registry lists the built-ins (not the explanatory `dropout`) and
+    // every listed usage appears in the unknown-sketch message.
+    let names: Vec<&str> = mast::sketch::registry::registered().iter().map(|e| e.name).collect();
+    for n in ["identity", "bernoulli", "rand-k", "perm-k", "dropconnect"] {
+        assert!(names.contains(&n), "{names:?}");
+    }
+    assert!(!names.contains(&"dropout"));
+    let err = "foo".parse::<SketchSpec>().unwrap_err().to_string();
+    for e in mast::sketch::registry::registered() {
+        assert!(err.contains(e.usage), "{err}");
+    }
+    // With a kept fraction, by kind: exact round trip of the fraction.
+    for q in [0.1, 1.0, 1e-7, 0.3333333333333333] {
+        assert_eq!(SketchSpec::with_fraction("rand-k", q).unwrap(), SketchSpec::rand_k_fraction(q));
+        assert_eq!(SketchSpec::with_fraction("bernoulli", q).unwrap(), SketchSpec::bernoulli(q));
+    }
+    assert!(SketchSpec::with_fraction("identity", 0.5).is_err());
 }
