@@ -23,7 +23,7 @@ use mast::algorithm::{DoubleSketchedSgd, MastProblem, Solver, StepSize, Variant}
 use mast::data::{load_libsvm_pair, CsrMatrix, Dataset, Design};
 use mast::objective::{LogisticRegression, Objective, Shift};
 use mast::rng::{stream, Stream};
-use mast::sketch::{fwht, Gaussian, Hadamard, Sketch, SketchDraw, SketchSpec};
+use mast::sketch::{fwht, Sketch, SketchDraw, SketchSpec};
 use rand::Rng;
 
 /// A news20-shaped problem: `n` rows of about `per_row` distinct columns of `d`,
@@ -75,13 +75,6 @@ fn news20_like(n: usize, d: usize, per_row: usize, seed: u64) -> Dataset {
 /// and the median of 5 blocks of steps, each at least `min_time / 5` seconds.
 /// The sketch named `spec` in dimension d.
 fn build(spec: &str, d: usize) -> Box<dyn Sketch> {
-    if let Some(inner) = spec.strip_prefix("hadamard:") {
-        let m = d.next_power_of_two();
-        return Box::new(Hadamard::new(d, build(inner, m)).expect("hadamard"));
-    }
-    if let Some(v) = spec.strip_prefix("gaussian:") {
-        return Box::new(Gaussian::new(d, v.parse().expect("σ²")).expect("gaussian"));
-    }
     let spec: SketchSpec = spec.parse().expect("sketch spec");
     spec.build(d).expect("sketch")
 }

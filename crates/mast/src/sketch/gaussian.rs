@@ -111,3 +111,43 @@ impl Sketch for Gaussian {
         None
     }
 }
+
+/// The recipe of `gaussian:S2` / `gaussian:p=P`.
+#[derive(Debug)]
+pub(crate) struct GaussianRecipe {
+    sigma2: f64,
+}
+
+impl super::registry::SketchRecipe for GaussianRecipe {
+    fn spec(&self) -> String {
+        format!("gaussian:{}", self.sigma2)
+    }
+    fn build(&self, ctx: &super::registry::SketchContext<'_>) -> Result<Box<dyn Sketch>> {
+        Ok(Box::new(Gaussian::new(ctx.dim, self.sigma2)?))
+    }
+}
+
+/// Parses `gaussian:S2` (the variance σ²) or `gaussian:p=P` (σ² = (1 − P)/P).
+pub(crate) fn parse(
+    a: &super::registry::SketchArgs<'_>,
+) -> Result<Box<dyn super::registry::SketchRecipe>> {
+    let v = a.required()?;
+    let sigma2 = match v
+        .strip_prefix("p=")
+        .or_else(|| v.strip_prefix("keep_prob="))
+    {
+        Some(p) => {
+            let p = a.number(p)?;
+            if !(p > 0.0 && p < 1.0) {
+                return Err(a.error(format!(
+                    "`{}`: the matching keep probability must be in (0, 1), got {p}",
+                    a.text
+                )));
+            }
+            (1.0 - p) / p
+        }
+        None => a.number(a.strip_key(v, &["sigma2", "var"]))?,
+    };
+    Gaussian::new(1, sigma2)?;
+    Ok(Box::new(GaussianRecipe { sigma2 }))
+}

@@ -565,3 +565,41 @@ fn levels(u: &mut [f64], from: usize, to: usize) {
         }
     }
 }
+
+/// The recipe of `hadamard:INNER`.
+#[derive(Debug)]
+pub(crate) struct HadamardRecipe {
+    inner: super::SketchSpec,
+}
+
+impl super::registry::SketchRecipe for HadamardRecipe {
+    fn spec(&self) -> String {
+        format!("hadamard:{}", self.inner)
+    }
+    fn build(&self, ctx: &super::registry::SketchContext<'_>) -> Result<Box<dyn Sketch>> {
+        let m = ctx.dim.max(1).next_power_of_two();
+        let inner = self.inner.build_in(&super::registry::SketchContext {
+            dim: m,
+            objective: None,
+        })?;
+        Ok(Box::new(Hadamard::new(ctx.dim, inner)?))
+    }
+    fn keep_fraction(&self) -> Option<f64> {
+        self.inner.keep_fraction()
+    }
+}
+
+/// Parses `hadamard:INNER`, INNER a diagonal sketch spec (`bernoulli:0.5`).
+pub(crate) fn parse(
+    a: &super::registry::SketchArgs<'_>,
+) -> Result<Box<dyn super::registry::SketchRecipe>> {
+    let inner: super::SketchSpec = a.required()?.parse()?;
+    if inner.kind() == "hadamard" || inner.nodes().is_some() {
+        return Err(a.error(format!(
+            "`{}`: the inner sketch must be diagonal and exchangeable (bernoulli:P, rand-k, \
+             gaussian, identity)",
+            a.text
+        )));
+    }
+    Ok(Box::new(HadamardRecipe { inner }))
+}

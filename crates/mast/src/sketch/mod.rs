@@ -13,6 +13,7 @@ mod dropconnect;
 mod gaussian;
 mod hadamard;
 mod identity;
+mod importance;
 mod masks;
 mod perm_k;
 mod rand_k;

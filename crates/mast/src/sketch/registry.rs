@@ -145,10 +145,7 @@ impl<'a> SketchArgs<'a> {
     pub fn no_parameter(&self) -> Result<()> {
         match self.arg {
             None => Ok(()),
-            Some(a) => Err(self.error(format!(
-                "`{}` takes no parameter, got `{a}`",
-                self.kind
-            ))),
+            Some(a) => Err(self.error(format!("`{}` takes no parameter, got `{a}`", self.kind))),
         }
     }
 
@@ -219,7 +216,8 @@ impl SketchEntry {
     }
 
     fn answers_to(&self, kind: &str) -> bool {
-        self.name.eq_ignore_ascii_case(kind) || self.aliases.iter().any(|a| a.eq_ignore_ascii_case(kind))
+        self.name.eq_ignore_ascii_case(kind)
+            || self.aliases.iter().any(|a| a.eq_ignore_ascii_case(kind))
     }
 }
 
@@ -420,8 +418,9 @@ fn parse_rand_k(a: &SketchArgs<'_>) -> Result<Box<dyn SketchRecipe>> {
         RandKRecipe::Fraction(a.number(v)?)
     } else {
         RandKRecipe::Count(
-            v.parse()
-                .map_err(|_| a.error(format!("`{v}` in `{s}` is neither a fraction nor a count")))?,
+            v.parse().map_err(|_| {
+                a.error(format!("`{v}` in `{s}` is neither a fraction nor a count"))
+            })?,
         )
     }))
 }
@@ -479,5 +478,23 @@ fn builtins() -> Vec<SketchEntry> {
         .aliases(&["drop-connect"]),
         SketchEntry::new("dropout", "dropout", "ambiguous: see bernoulli and dropconnect", parse_dropout)
             .unlisted(),
+        SketchEntry::new(
+            "gaussian",
+            "gaussian:S2 | gaussian:p=P",
+            "S = Diag(ξ), ξ_j ~ N(1, σ²) (σ² = S2, or (1−P)/P: Bernoulli(P)'s variance); L_S^max = ∞",
+            super::gaussian::parse,
+        ),
+        SketchEntry::new(
+            "hadamard",
+            "hadamard:INNER",
+            "randomized Hadamard rotation around a diagonal sketch, S = Rᵀ B R (hadamard:bernoulli:0.5)",
+            super::hadamard::parse,
+        ),
+        SketchEntry::new(
+            "importance",
+            "importance:sqrt-l:Q | importance:l:Q | importance:file:PATH",
+            "keep coordinate j with probability p_j ∝ √L_j (or L_j; or from a file), Σ p_j = Q·d",
+            super::importance::parse,
+        ),
     ]
 }

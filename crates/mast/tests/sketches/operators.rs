@@ -8,10 +8,7 @@ use mast::sketched::{operator_loss_grad, OperatorWork};
 
 /// A sketch from its spec text.
 fn make(spec: &str, d: usize) -> Box<dyn Sketch> {
-    match spec.strip_prefix("gaussian:") {
-        Some(v) => Box::new(Gaussian::new(d, v.parse().unwrap()).unwrap()),
-        None => spec.parse::<SketchSpec>().unwrap().build(d).unwrap(),
-    }
+    spec.parse::<SketchSpec>().unwrap().build(d).unwrap()
 }
 
 /// The dense Sylvester–Hadamard matrix, `H_jl = (−1)^popcount(j & l)`.
@@ -398,5 +395,97 @@ fn operator_path_equals_the_diagonal_fast_path() {
                 );
             }
         }
+    }
+}
+
+#[test]
+fn new_sketches_parse_build_and_print_back() {
+    let g: SketchSpec = "gaussian:p=0.5".parse().unwrap();
+    assert_eq!(g.to_string(), "gaussian:1");
+    assert_eq!(g.build(7).unwrap().l_d(), 2.0);
+    assert_eq!(
+        "gaussian:0.25"
+            .parse::<SketchSpec>()
+            .unwrap()
+            .build(3)
+            .unwrap()
+            .second_moment(1, 1),
+        1.25
+    );
+    let h: SketchSpec = "Hadamard : bernoulli:0.5".parse().unwrap();
+    assert_eq!(
+        (h.to_string().as_str(), h.keep_fraction()),
+        ("hadamard:bernoulli:0.5", Some(0.5))
+    );
+    let hs = h.build(100).unwrap();
+    assert!(!hs.is_diagonal());
+    // a = 1, c = 2, d/m = 100/128.
+    assert_close(hs.l_d(), 1.0 + 100.0 / 128.0, "hadamard L_D");
+    assert_eq!(hs.spec(), "hadamard:bernoulli:0.5");
+    for bad in [
+        "gaussian:0",
+        "gaussian:p=1",
+        "hadamard:perm-k:4",
+        "hadamard:hadamard:bernoulli:0.5",
+        "importance:foo:0.5",
+        "importance:sqrt-l:1.5",
+        "importance:0.5",
+    ] {
+        let err = bad
+            .parse::<SketchSpec>()
+            .and_then(|s| s.build(8).map(|_| ()));
+        assert!(err.is_err(), "`{bad}` was accepted");
+    }
+    // Importance from the data needs the objective.
+    let imp: SketchSpec = "importance:sqrt-l:0.3".parse().unwrap();
+    assert!(imp
+        .build(8)
+        .unwrap_err()
+        .to_string()
+        .contains("coordinate smoothness"));
+    let data = std::sync::Arc::new(mast::data::synthetic::gaussian_planted(
+        50,
+        8,
+        0.5,
+        mast::data::synthetic::Task::Classification,
+        2,
+    ));
+    let f = mast::objective::LogisticRegression::new(data, 0.01).unwrap();
+    let s = imp
+        .build_in(&mast::sketch::registry::SketchContext::with_objective(&f))
+        .unwrap();
+    assert_close(s.expected_kept(), 0.3 * 8.0, "importance E|Ω|");
+    assert_eq!(s.spec(), "importance:sqrt-l:0.3");
+    // From a file, with the file and line of a bad entry.
+    let dir = std::env::temp_dir().join(format!("mast-importance-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("p.txt");
+    std::fs::write(&good, "0.5 0.25\n1 0.5\n").unwrap();
+    let s: SketchSpec = format!("importance:file:{}", good.display())
+        .parse()
+        .unwrap();
+    let built = s.build(4).unwrap();
+    assert_close(built.l_s_max(), 16.0, "1/min p²");
+    assert!(s
+        .build(5)
+        .unwrap_err()
+        .to_string()
+        .contains("4 keep probabilities"));
+    let bad = dir.join("bad.txt");
+    std::fs::write(&bad, "0.5\n0.5 2\n").unwrap();
+    let err = format!("importance:file:{}", bad.display())
+        .parse::<SketchSpec>()
+        .unwrap()
+        .build(3)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("bad.txt:2") && err.contains("`2`"), "{err}");
+    // The registry lists them.
+    let names: Vec<&str> = mast::sketch::registry::registered()
+        .iter()
+        .map(|e| e.name)
+        .collect();
+    for n in ["gaussian", "hadamard", "importance"] {
+        assert!(names.contains(&n), "{n} not registered");
     }
 }
