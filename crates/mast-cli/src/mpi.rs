@@ -59,6 +59,8 @@ pub fn run(mut cfg: TrainConfig, mode: FolderMode, quiet: bool) -> Result<()> {
     let mut observers: [&mut dyn Observer; 1] = [&mut progress];
     match train_mpi(&world, &checked, &mut observers, mode) {
         Ok(Some(report)) => {
+            // A diverged run is a failure of the command (the nodes have left).
+            let report = report.into_result()?;
             print_report(&report);
             Ok(())
         }

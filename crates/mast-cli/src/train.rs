@@ -406,7 +406,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             }
             .into())
         }
-        other => other?,
+        other => other?.into_result()?,
     };
     print_report(&report);
     Ok(())

@@ -22,7 +22,7 @@ use mast::data::{load_libsvm_pair, split::holdout, Dataset};
 use mast::objective::{LogisticRegression, Objective};
 use mast::rng::{stream, Stream};
 use mast::sketch::{SketchDraw, SketchSpec};
-use mast_report::{BandCurves, BoxplotFigure, HtmlReport, Quartiles};
+use mast_report::{HtmlReport, Quartiles};
 use rayon::prelude::*;
 
 use crate::common::{self, cell, parallel, write_csv, DataSettings, ExpError, Progress, Result};
@@ -406,59 +406,21 @@ fn prune_models(
     Ok(rows)
 }
 
-/// The box plot (pruned test accuracy per q, one box per method, the reference
-/// line if given) and the median-vs-q figure with its interquartile band, for
-/// any methods (in the order they first appear in `rows`).
-pub fn prune_figures(
-    title: &str,
-    rows: &[PruneRow],
-    reference: Option<(f64, &str)>,
-) -> Result<(BoxplotFigure, BandCurves)> {
-    let mut qs: Vec<f64> = rows.iter().map(|r| r.q).collect();
-    qs.sort_by(f64::total_cmp);
-    qs.dedup();
-    let mut methods: Vec<&str> = Vec::new();
-    for r in rows {
-        if !methods.contains(&r.method.as_str()) {
-            methods.push(&r.method);
-        }
+/// The pruning figures, for any methods: [`mast_report::prune_figures`]
+/// (they live in the report crate, so the neural-network experiments draw
+/// them without depending on this crate).
+pub use mast_report::prune_figures;
+
+impl mast_report::PrunedModel for PruneRow {
+    fn q(&self) -> f64 {
+        self.q
     }
-    let samples = |q: f64, m: &str| -> Vec<f64> {
-        rows.iter()
-            .filter(|r| r.q == q && r.method == m)
-            .map(|r| r.test_accuracy)
-            .collect()
-    };
-    let labels: Vec<String> = qs.iter().map(|q| format!("{q}")).collect();
-    let mut boxes = BoxplotFigure::new(title)
-        .x_label("sparsity q (fraction of weights kept)")
-        .y_label("test accuracy of the pruned model")
-        .groups(labels);
-    for m in &methods {
-        boxes = boxes.series(m.to_string(), qs.iter().map(|&q| samples(q, m)).collect());
+    fn method(&self) -> &str {
+        &self.method
     }
-    if let Some((y, label)) = reference {
-        boxes = boxes.reference_line(y, label);
+    fn test_accuracy(&self) -> f64 {
+        self.test_accuracy
     }
-    let mut medians = BandCurves::new("median pruned test accuracy (band: quartiles)")
-        .x_label("sparsity q")
-        .y_label("test accuracy")
-        .x_values(qs.clone());
-    for m in &methods {
-        let runs: Vec<Vec<f64>> = qs.iter().map(|&q| samples(q, m)).collect();
-        if runs.iter().any(Vec::is_empty) {
-            continue;
-        }
-        let (mut mid, mut lo, mut hi) = (Vec::new(), Vec::new(), Vec::new());
-        for s in &runs {
-            let qt = Quartiles::from_samples(s)?;
-            mid.push(qt.median);
-            lo.push(qt.q1);
-            hi.push(qt.q3);
-        }
-        medians = medians.series(m.to_string(), mid, lo, hi);
-    }
-    Ok((boxes, medians))
 }
 
 /// Writes `prune.csv`, `models.csv`, `prune_summary.csv` (and `.md`), the box

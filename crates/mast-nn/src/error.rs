@@ -60,7 +60,7 @@ pub enum NnError {
     Mast(#[from] mast::MastError),
     /// Drawing figures or writing the HTML report failed.
     #[error(transparent)]
-    Report(#[from] mast_experiments::ExpError),
+    Report(#[from] mast_report::ReportError),
 }
 
 impl NnError {

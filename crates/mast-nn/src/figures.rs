@@ -1,11 +1,11 @@
 //! Figures and `index.html` of the `nn-prune` experiment, in the same format as
-//! the linear-model experiments (`mast_experiments::prune`): pruning box plots
+//! the linear-model experiments (`mast_report::prune_figures`): pruning box plots
 //! and medians, training curves over seeds (mean and min–max band), tables, and
 //! the command that reproduces the run.
 
 use std::path::Path;
 
-use mast_experiments::prune::{prune_figures, PruneRow as LinearRow};
+use mast_report::prune_figures;
 use mast_report::{Band, BandCurves, HtmlReport};
 
 use crate::config::NnPruneConfig;
@@ -81,15 +81,9 @@ pub fn write_index(
     pruned: &[PruneRow],
 ) -> Result<()> {
     let figures = dir.join("figures");
-    let rows: Vec<LinearRow> = pruned
+    let rows: Vec<(f64, String, f64)> = pruned
         .iter()
-        .map(|r| LinearRow {
-            q: r.result.q,
-            method: r.method.clone(),
-            mask: r.result.mask,
-            kept: 0,
-            test_accuracy: r.result.test_accuracy,
-        })
+        .map(|r| (r.result.q, r.method.clone(), r.result.test_accuracy))
         .collect();
     let erm = summary
         .methods
@@ -139,14 +133,14 @@ pub fn write_index(
                 "prune_boxplot",
                 "Test accuracy of pruned models over seeds × masks.",
             )
-            .map_err(mast_experiments::ExpError::from)?
+            ?
             .saved_figure(
                 &medians,
                 &figures,
                 "prune_medians",
                 "Median with the interquartile band.",
             )
-            .map_err(mast_experiments::ExpError::from)?
+            ?
             .table(
                 ["q", "method", "n", "median", "q1", "q3", "min", "max"],
                 summary
@@ -187,7 +181,7 @@ pub fn write_index(
         if let Some(fig) = fig {
             html = html
                 .saved_figure(&fig, &figures, stem, title)
-                .map_err(mast_experiments::ExpError::from)?;
+                ?;
         }
     }
     html = html
@@ -215,6 +209,6 @@ pub fn write_index(
         ))
         .paragraph("Files: config.toml, curves.csv, curves_summary.csv, prune.csv, prune_summary.csv/.md, summary.json, report.md, figures/, runs/<method>/seed-<s>/.");
     html.write(&dir.join("index.html"))
-        .map_err(mast_experiments::ExpError::from)?;
+        ?;
     Ok(())
 }

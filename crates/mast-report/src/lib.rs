@@ -47,6 +47,7 @@ mod font;
 mod heatmap;
 mod html;
 mod io;
+mod prune;
 mod quantiles;
 
 pub use axis::format_sci;
@@ -59,6 +60,7 @@ pub use font::{register_fonts, DEJAVU_SANS};
 pub use heatmap::{fractional_index, Heatmap, OverlayStyle};
 pub use html::{base64_encode, html_escape, markdown_table, HtmlReport};
 pub use io::write_atomic;
+pub use prune::{prune_figures, PrunedModel};
 pub use quantiles::{mean_std, quantile, BoxStats, Quartiles};
 
 /// The plotters version this crate draws with, re-exported so callers can

@@ -29,6 +29,7 @@
 #![warn(missing_docs)]
 
 pub mod algorithm;
+pub mod atomic_file;
 pub mod data;
 pub mod engine;
 pub mod error;
@@ -36,6 +37,8 @@ pub mod linalg;
 pub mod objective;
 pub mod rng;
 pub mod run;
+pub mod sampling;
+pub mod serde_util;
 pub mod sketch;
 pub mod sketched;
 pub mod theory;

@@ -157,7 +157,9 @@ fn divergence_stops_names_the_theory_step_and_keeps_files() {
     cfg.objective.loss = "least-squares".into();
     cfg.objective.lambda = Lambda::Value(0.0);
     cfg.algorithm.step_size = StepSetting::Value(50.0);
-    let err = train(&cfg.check().unwrap(), &mut [], FolderMode::Fresh).unwrap_err();
+    let report = train(&cfg.check().unwrap(), &mut [], FolderMode::Fresh).unwrap();
+    assert!(report.diverged() && matches!(report.status(), RunStatus::Diverged { .. }));
+    let err = report.into_result().unwrap_err();
     match &err {
         MastError::Diverged {
             gamma,

@@ -323,7 +323,7 @@ impl<O: Objective + ?Sized> Solver<O> for DistributedDsgd {
     }
 
     fn restore_state(&mut self, saved: &serde_json::Value) -> Result<()> {
-        let s: Saved = crate::run::io::from_state(saved, "solver")?;
+        let s: Saved = crate::serde_util::from_state(saved, "solver")?;
         if s.rngs.len() != self.rngs.len() {
             return Err(MastError::param(
                 "checkpoint",

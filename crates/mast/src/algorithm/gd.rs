@@ -114,7 +114,7 @@ impl<O: Objective + ?Sized> Solver<O> for GradientDescent {
     }
 
     fn restore_state(&mut self, saved: &serde_json::Value) -> Result<()> {
-        self.sampler = crate::run::io::from_state(saved, "solver")?;
+        self.sampler = crate::serde_util::from_state(saved, "solver")?;
         Ok(())
     }
 }

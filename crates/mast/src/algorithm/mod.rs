@@ -14,15 +14,20 @@ mod dsgd;
 pub mod erm;
 mod gd;
 mod lsvrdsg;
-mod sampler;
-mod shuffle_ahead;
+/// Old paths of what moved to [`crate::sampling`].
+mod sampler {
+    pub(crate) use crate::sampling::step_rows;
+}
+mod shuffle_ahead {
+    pub(crate) use crate::sampling::shuffle_ahead::ShuffleAhead;
+}
 mod step;
 
 pub use distributed::{DistributedDsgd, NodeSketches};
 pub use dsgd::DoubleSketchedSgd;
 pub use gd::GradientDescent;
 pub use lsvrdsg::Lsvrdsg;
-pub use sampler::BatchSampler;
+pub use crate::sampling::{BatchSampler, Variant};
 pub use step::{StepSchedule, StepSize, TheoryStep};
 
 use crate::error::Result;
@@ -44,16 +49,6 @@ impl<'a, O: Objective + ?Sized> MastProblem<'a, O> {
     }
 }
 
-/// Which data the gradient sees at each step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Variant {
-    /// (I): the full-data gradient at the sketched model.
-    Exact,
-    /// (II): a minibatch of this many samples (epoch-wise reshuffled).
-    Minibatch(usize),
-}
-
 /// The state a solver carries from one iteration to the next.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct IterState {
@@ -66,10 +61,10 @@ pub struct IterState {
     /// Coordinates touched: the sum of |Ω_t| over steps.
     pub coords: u64,
     /// The (sketched) loss seen by the last step.
-    #[serde(deserialize_with = "crate::run::io::f64_or_nan")]
+    #[serde(deserialize_with = "crate::serde_util::f64_or_nan")]
     pub last_loss: f64,
     /// The step size used by the last step.
-    #[serde(deserialize_with = "crate::run::io::f64_or_nan")]
+    #[serde(deserialize_with = "crate::serde_util::f64_or_nan")]
     pub gamma: f64,
 }
 

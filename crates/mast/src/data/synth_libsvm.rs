@@ -333,7 +333,7 @@ impl SynthSpec {
     /// generating chunks in parallel on the current rayon pool.
     pub fn write(&self, part: Part, path: &Path) -> Result<SynthStats> {
         self.check()?;
-        crate::run::io::write_atomic_with(path, |tmp| self.write_to(part, tmp))
+        crate::atomic_file::write_atomic_with(path, |tmp| self.write_to(part, tmp))
     }
 
     fn write_to(&self, part: Part, tmp: &Path) -> Result<SynthStats> {

@@ -3,7 +3,7 @@
 use rayon::prelude::*;
 
 use super::{Engine, GradPiece, ModelPiece, Node, Traffic};
-use crate::algorithm::BatchSampler;
+use crate::sampling::BatchSampler;
 use crate::error::{MastError, Result};
 use crate::objective::Objective;
 
@@ -58,7 +58,7 @@ impl<O: Objective> InProcess<O> {
         shards: &[Vec<usize>],
         mut make: impl FnMut(crate::data::Dataset) -> Result<O>,
         v: &[f64],
-        variant: crate::algorithm::Variant,
+        variant: crate::sampling::Variant,
         seed: u64,
     ) -> Result<Self> {
         let nodes = shards
@@ -149,7 +149,7 @@ impl<O: Objective> Engine for InProcess<O> {
     }
 
     fn restore_state(&mut self, saved: &serde_json::Value) -> Result<()> {
-        let s: Saved = crate::run::io::from_state(saved, "engine")?;
+        let s: Saved = crate::serde_util::from_state(saved, "engine")?;
         if s.samplers.len() != self.nodes.len() {
             return Err(MastError::param(
                 "checkpoint",

@@ -36,7 +36,7 @@ use mpi::traits::Root;
 use mpi::Count;
 
 use super::{Engine, GradPiece, ModelPiece, Node, Traffic};
-use crate::algorithm::BatchSampler;
+use crate::sampling::BatchSampler;
 use crate::error::{MastError, Result};
 use crate::objective::Objective;
 

@@ -1,6 +1,6 @@
 //! One node of Algorithm 2: its data shard, the shift, and its sampler.
 
-use crate::algorithm::{BatchSampler, Variant};
+use crate::sampling::{BatchSampler, Variant};
 use crate::error::{MastError, Result};
 use crate::objective::{Objective, Rows, Shift, Workspace};
 use crate::rng::{node_stream, Stream};

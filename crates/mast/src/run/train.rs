@@ -126,7 +126,8 @@ pub struct Sandwich {
     pub holds: bool,
 }
 
-/// What [`train`] returns.
+/// What [`train`] returns: for a finished run and for a diverged one alike
+/// (see [`TrainReport::status`]).
 #[derive(Debug, Clone)]
 pub struct TrainReport {
     /// The run folder.
@@ -135,10 +136,51 @@ pub struct TrainReport {
     pub outcome: RunOutcome,
     /// What was written to `summary.json`.
     pub summary: Summary,
+    /// The step size the theory guarantees for this run's solver (NaN when
+    /// unknown, e.g. for a report read back from a folder).
+    pub theory_gamma: f64,
+}
+
+impl TrainReport {
+    /// How the run ended: [`RunStatus::Diverged`] for a run that blew up (its
+    /// files are written all the same).
+    pub fn status(&self) -> &RunStatus {
+        &self.outcome.status
+    }
+
+    /// Whether the run diverged.
+    pub fn diverged(&self) -> bool {
+        matches!(self.outcome.status, RunStatus::Diverged { .. })
+    }
+
+    /// The report, or for a diverged run [`MastError::Diverged`] (naming the
+    /// step size and the theory's, and where the files are): for callers that
+    /// treat divergence as a failure, as `mast train` does.
+    pub fn into_result(self) -> Result<Self> {
+        match &self.outcome.status {
+            RunStatus::Diverged { step, detail } => Err(MastError::Diverged {
+                step: *step,
+                detail: format!(
+                    "{detail}; what was written so far is in {}",
+                    self.dir.display()
+                ),
+                gamma: self
+                    .outcome
+                    .rows
+                    .last()
+                    .and_then(|r| r.gamma)
+                    .unwrap_or(f64::NAN),
+                theory_gamma: self.theory_gamma,
+            }),
+            _ => Ok(self),
+        }
+    }
 }
 
 /// Runs a checked configuration into its run folder. A diverged run writes
-/// everything it has, then returns [`MastError::Diverged`].
+/// everything it has and is returned like a finished one, with
+/// [`RunStatus::Diverged`] as its status ([`TrainReport::into_result`] turns
+/// that into [`MastError::Diverged`]).
 pub fn train(
     checked: &CheckedTrain,
     observers: &mut [&mut dyn Observer],
@@ -548,17 +590,14 @@ fn run_job<O: Objective + 'static>(
         mast_version: env!("CARGO_PKG_VERSION").into(),
     };
     write_json(&dir.join("summary.json"), &summary)?;
-    if let RunStatus::Diverged { step, detail } = &outcome.status {
-        return Err(MastError::Diverged {
-            step: *step,
-            detail: format!("{detail}; what was written so far is in {}", dir.display()),
-            gamma,
-            theory_gamma: solver.theory_gamma_for(&problem),
-        });
-    }
+    let theory_gamma = match outcome.status {
+        RunStatus::Diverged { .. } => solver.theory_gamma_for(&problem),
+        _ => f64::NAN,
+    };
     Ok(TrainReport {
         dir,
         outcome,
         summary,
+        theory_gamma,
     })
 }

@@ -1,12 +1,25 @@
-//! Minibatches: each epoch a seeded reshuffle of the samples, cut into batches.
+//! Which data a step sees ([`Variant`]) and minibatches ([`BatchSampler`]):
+//! each epoch a seeded reshuffle of the samples, cut into batches. Used by the
+//! algorithms and by the engines' nodes (re-exported by [`crate::algorithm`]).
 
 use rand::seq::SliceRandom;
 
-use super::shuffle_ahead::ShuffleAhead;
-use super::Variant;
+pub(crate) mod shuffle_ahead;
+
+use shuffle_ahead::ShuffleAhead;
 use crate::error::{MastError, Result};
 use crate::objective::Rows;
 use crate::rng::MastRng;
+
+/// Which data the gradient sees at each step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Variant {
+    /// (I): the full-data gradient at the sketched model.
+    Exact,
+    /// (II): a minibatch of this many samples (epoch-wise reshuffled).
+    Minibatch(usize),
+}
 
 /// Draws minibatches without replacement within an epoch; reshuffles when fewer
 /// than a batch of samples remain (the tail of an epoch is skipped).
