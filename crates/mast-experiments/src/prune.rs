@@ -127,6 +127,13 @@ pub struct PruneConfig {
     /// Multiplier of the theory step `1/(L_f L_S^max)`.
     #[serde(default = "default_multiplier")]
     pub step_multiplier: f64,
+    /// More MAST models to compare at every level q, each trained with its own
+    /// sketch and pruned by the same masks: spec templates in which `{q}` stands
+    /// for the level (`"gaussian:p={q}"`, `"hadamard:bernoulli:{q}"`,
+    /// `"importance:sqrt-l:{q}"`). A sketch whose theory step is 0
+    /// (`L_S^max = ∞`, as the Gaussian's) takes `step_multiplier/(L_f L_D)`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub compare: Vec<String>,
 }
 
 fn default_name() -> String {
@@ -165,7 +172,20 @@ impl PruneConfig {
             steps: default_steps(),
             eval_every: default_eval_every(),
             step_multiplier: default_multiplier(),
+            compare: Vec::new(),
         }
+    }
+
+    /// The spec of template `t` of [`PruneConfig::compare`] at level q.
+    pub fn compare_spec(t: &str, q: f64) -> Result<SketchSpec> {
+        t.replace("{q}", &format!("{q:?}"))
+            .parse()
+            .map_err(|e: mast::MastError| ExpError::setting("compare", format!("`{t}`: {e}")))
+    }
+
+    /// The method name of template `t` in the tables (`mast hadamard:bernoulli:q`).
+    pub fn compare_method(t: &str) -> String {
+        format!("mast {}", t.replace("{q}", "q"))
     }
 
     /// Reads a TOML config; relative data paths are relative to its folder.
@@ -189,6 +209,17 @@ impl PruneConfig {
         }
         if self.masks == 0 {
             return Err(ExpError::setting("masks", "must be at least 1"));
+        }
+        for t in &self.compare {
+            if !t.contains("{q}") {
+                return Err(ExpError::setting(
+                    "compare",
+                    format!("`{t}` has no `{{q}}` where the level goes (e.g. `gaussian:p={{q}}`)"),
+                ));
+            }
+            for &q in &self.q {
+                Self::compare_spec(t, q)?;
+            }
         }
         if self.steps == 0 || self.eval_every == 0 {
             return Err(ExpError::setting(
@@ -282,31 +313,71 @@ pub fn run_prune(cfg: &PruneConfig, out: &Path, progress: &dyn Progress) -> Resu
         step: None,
     }];
 
-    // MAST models, one per q, in parallel.
+    // MAST models, one per q and sketch, in parallel: the configured sketch
+    // (`mast`), then each template of `compare`.
+    let l_f = f.smoothness();
+    let jobs: Vec<(f64, Option<&String>)> = cfg
+        .q
+        .iter()
+        .flat_map(|&q| {
+            std::iter::once((q, None)).chain(cfg.compare.iter().map(move |t| (q, Some(t))))
+        })
+        .collect();
     let trained = parallel(
-        &cfg.q,
+        &jobs,
         progress,
-        |q| format!("MAST q = {q}"),
-        |&q| {
-            let dir = out.join("runs").join(format!("mast-q{q}"));
+        |(q, t)| match t {
+            None => format!("MAST q = {q}"),
+            Some(t) => format!("{} at q = {q}", PruneConfig::compare_method(t)),
+        },
+        |&(q, t)| {
+            let (name, folder, spec) = match t {
+                None => (
+                    "mast".to_string(),
+                    format!("mast-q{q}"),
+                    cfg.sketch.spec(q)?,
+                ),
+                Some(t) => {
+                    let spec = PruneConfig::compare_spec(t, q)?;
+                    let slug: String = t
+                        .replace("{q}", "")
+                        .chars()
+                        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                        .collect();
+                    (
+                        PruneConfig::compare_method(t),
+                        format!("{}-q{q}", slug.trim_matches('-')),
+                        spec,
+                    )
+                }
+            };
+            let dir = out.join("runs").join(folder);
             let mut tc = cfg.data.train_config(dir, cfg.seed, cfg.steps);
             tc.data.n_features = Some(d);
-            tc.sketch = cfg.sketch.spec(q)?;
             tc.algorithm.step_multiplier = cfg.step_multiplier;
             tc.algorithm.eval_every = cfg.eval_every;
+            // An unbounded sketch (L_S^max = ∞) has no theory step: 1/(L_f L_D).
+            if let Ok(sketch) = spec.build(d) {
+                if !sketch.l_s_max().is_finite() {
+                    tc.algorithm.step_size = mast::run::config::StepSetting::Value(
+                        cfg.step_multiplier / (l_f * sketch.l_d()),
+                    );
+                }
+            }
+            tc.sketch = spec;
             let report = common::run_config(&tc)?;
             let best = report.outcome.best.clone().ok_or_else(|| {
                 ExpError::setting(
                     "steps",
-                    format!("the MAST run at q = {q} produced no best iterate (diverged?)"),
+                    format!("the {name} run at q = {q} produced no best iterate (diverged?)"),
                 )
             })?;
-            Ok((q, best))
+            Ok((q, name, best))
         },
     )?;
-    for (q, best) in &trained {
+    for (q, name, best) in &trained {
         models.push(ModelRow {
-            method: "mast".into(),
+            method: name.clone(),
             q: Some(*q),
             test_accuracy: test.accuracy(&best.x),
             val_accuracy: best.val_accuracy,
@@ -317,10 +388,18 @@ pub fn run_prune(cfg: &PruneConfig, out: &Path, progress: &dyn Progress) -> Resu
 
     // Prune: the same R masks for both models at each q.
     progress.phase("prune: masks", cfg.q.len() as u64);
-    let per_q: Vec<Vec<PruneRow>> = trained
+    let per_q: Vec<Vec<PruneRow>> = cfg
+        .q
         .par_iter()
-        .map(|(q, best)| {
-            let rows = prune_models(&[("erm", &erm_x), ("mast", &best.x)], *q, cfg, d, &test);
+        .map(|&q| {
+            let mut models: Vec<(&str, &Vec<f64>)> = vec![("erm", &erm_x)];
+            models.extend(
+                trained
+                    .iter()
+                    .filter(|(tq, _, _)| *tq == q)
+                    .map(|(_, name, best)| (name.as_str(), &best.x)),
+            );
+            let rows = prune_models(&models, q, cfg, d, &test);
             progress.done(&format!("masks at q = {q}"));
             rows
         })

@@ -516,7 +516,10 @@ fn train<'py>(
     let mode = folder_mode(mode)?;
     let (train_set, test_set) = ((*train.inner).clone(), test.map(|t| (*t.inner).clone()));
     let report = py
-        .allow_threads(move || mast::run::train_on(&checked, train_set, test_set, &mut [], mode).and_then(|r| r.into_result()))
+        .allow_threads(move || {
+            mast::run::train_on(&checked, train_set, test_set, &mut [], mode)
+                .and_then(|r| r.into_result())
+        })
         .map_err(py_err)?;
     let out = PyDict::new(py);
     let metrics = serde_json::to_string(&report.outcome.rows).map_err(|e| bad(e.to_string()))?;
@@ -548,7 +551,8 @@ fn train_config_file(py: Python<'_>, path: PathBuf) -> PyResult<(f64, String)> {
         .allow_threads(|| {
             let start = Instant::now();
             let checked = TrainConfig::load(&path)?.check()?;
-            let report = mast::run::train(&checked, &mut [], FolderMode::Overwrite)?.into_result()?;
+            let report =
+                mast::run::train(&checked, &mut [], FolderMode::Overwrite)?.into_result()?;
             Ok::<_, mast::MastError>((start.elapsed().as_secs_f64(), report))
         })
         .map_err(py_err)?;
@@ -631,13 +635,27 @@ impl LossKind {
 
 /// A sketch distribution in dimension `dim`, from its spec string (as in the
 /// CLI: `identity`, `bernoulli:P`, `rand-k:Q`, `rand-k:k=K`, `perm-k:M`,
-/// `dropconnect:P`).
+/// `gaussian:S2`, `hadamard:INNER`, `importance:file:PATH`, `dropconnect:P`;
+/// any registered sketch).
 #[pyclass(module = "mast._core", frozen)]
 struct Sketch {
     inner: Box<dyn mast::sketch::Sketch>,
 }
 
 impl Sketch {
+    /// An error for what only a diagonal sketch has.
+    fn diagonal_only(&self, what: &str) -> PyResult<()> {
+        if self.inner.is_diagonal() {
+            Ok(())
+        } else {
+            Err(bad(format!(
+                "`{}` is not diagonal: its draws are not (indices, scales); `{what}` is for \
+                 diagonal sketches, use `apply(z, seed)`",
+                self.inner.spec()
+            )))
+        }
+    }
+
     fn draw_from(&self, seed: u64, count: usize) -> Vec<SketchDraw> {
         let mut rng = stream(seed, Stream::Sketch);
         (0..count)
@@ -705,6 +723,43 @@ impl Sketch {
         self.inner.is_unbiased()
     }
 
+    /// Whether every draw is a diagonal matrix (False for `hadamard:...`, whose
+    /// draws are rotations: use `apply`).
+    #[getter]
+    fn is_diagonal(&self) -> bool {
+        self.inner.is_diagonal()
+    }
+
+    /// `S_i z` for the first `count` draws of mast's sketch stream for `seed`
+    /// (any sketch, diagonal or not): an array of shape (count, d).
+    #[pyo3(signature = (z, seed, count = 1))]
+    fn apply<'py>(
+        &self,
+        py: Python<'py>,
+        z: PyReadonlyArray1<'py, f64>,
+        seed: u64,
+        count: usize,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let d = self.inner.dim();
+        let z = z.as_array();
+        if z.len() != d {
+            return Err(py_err(mast::MastError::Dimension(format!(
+                "z has {} entries, the sketch has d = {d}",
+                z.len()
+            ))));
+        }
+        let z: Vec<f64> = z.iter().copied().collect();
+        let mut out = numpy::ndarray::Array2::<f64>::zeros((count, d));
+        let mut y = vec![0.0; d];
+        for (i, draw) in self.draw_from(seed, count).iter().enumerate() {
+            self.inner.apply(draw, &z, &mut y);
+            for (j, &t) in y.iter().enumerate() {
+                out[[i, j]] = t;
+            }
+        }
+        Ok(out.into_pyarray(py))
+    }
+
     /// The diagonal of `E[SᵀS]`.
     fn expected_sts_diag<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
         self.inner.expected_sts_diag().into_pyarray(py)
@@ -749,20 +804,17 @@ impl Sketch {
         py: Python<'py>,
         seed: u64,
         count: usize,
-    ) -> Vec<(Bound<'py, PyArray1<u64>>, Bound<'py, PyArray1<f64>>)> {
-        self.draw_from(seed, count)
+    ) -> PyResult<Vec<(Bound<'py, PyArray1<u64>>, Bound<'py, PyArray1<f64>>)>> {
+        self.diagonal_only("draws")?;
+        Ok(self
+            .draw_from(seed, count)
             .into_iter()
             .map(|d| {
-                (
-                    d.indices
-                        .iter()
-                        .map(|&j| j as u64)
-                        .collect::<Vec<_>>()
-                        .into_pyarray(py),
-                    d.scales.into_pyarray(py),
-                )
+                let (indices, scales): (Vec<u64>, Vec<f64>) =
+                    d.iter().map(|(j, c)| (j as u64, c)).unzip();
+                (indices.into_pyarray(py), scales.into_pyarray(py))
             })
-            .collect()
+            .collect())
     }
 
     /// Every possible draw with its probability, where there are few enough
@@ -772,6 +824,9 @@ impl Sketch {
         &self,
         py: Python<'py>,
     ) -> Option<Vec<(f64, Bound<'py, PyArray1<u64>>, Bound<'py, PyArray1<f64>>)>> {
+        if !self.inner.is_diagonal() {
+            return None;
+        }
         self.inner.enumerate().map(|all| {
             all.into_iter()
                 .map(|(p, d)| {

@@ -72,3 +72,24 @@ def test_exact_moments_by_enumeration():
     A = A + A.T
     np.testing.assert_allclose(s.expected_sas(A), A * ESS)
     np.testing.assert_allclose(s.expected_sts_diag(), np.diag(ESS))
+
+
+def test_sketches_beyond_masks():
+    from mast.sketch import Gaussian, Hadamard, from_spec
+
+    g = from_spec("gaussian:p=0.5", dim=6)
+    assert isinstance(g, Gaussian) and g.sigma2 == 1.0 and g.L_D() == 2.0
+    assert g.is_diagonal()
+    h = Hadamard("bernoulli:0.5", dim=6)
+    assert h.spec == "hadamard:bernoulli:0.5" and not h.is_diagonal()
+    # E[SᵀS] = (a + (c − a) d/m) I with a = 1, c = 2, d/m = 6/8.
+    assert abs(h.L_D() - 1.75) < 1e-12
+    z = np.arange(6.0) - 2.5
+    ys = h.apply(z, rng_seed=3, count=2000)
+    assert ys.shape == (2000, 6)
+    # E[S z] = z (standard error about √(0.75·|z|²/2000) ≈ 0.08).
+    assert np.abs(ys.mean(axis=0) - z).max() < 0.4
+    with pytest.raises(mast.MastError, match="not diagonal"):
+        h.draw(1)
+    A = np.eye(6)
+    np.testing.assert_allclose(h.expected_sas(A), 1.75 * A)

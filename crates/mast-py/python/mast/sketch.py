@@ -1,9 +1,12 @@
-"""Sketch distributions: random diagonal matrices ``S`` with ``E[S] = I``.
+"""Sketch distributions: random matrices ``S`` with ``E[S] = I`` (diagonal masks,
+Gaussian factors, randomized Hadamard rotations, importance sampling).
 
 Each class names a distribution; its dimension ``d`` is fixed either when it is
 made (``dim=...``) or per call (most methods take ``dim``). Spec strings are the
 CLI's: ``identity``, ``bernoulli:P``, ``rand-k:Q`` (fraction kept) or
-``rand-k:k=K``, ``perm-k:M``, ``dropconnect:P``; :func:`from_spec` parses one.
+``rand-k:k=K``, ``perm-k:M``, ``gaussian:S2``, ``hadamard:INNER``,
+``importance:file:PATH``, ``dropconnect:P``, or any registered sketch;
+:func:`from_spec` parses one.
 
 ``keep_prob`` is the probability of KEEPING a coordinate (PyTorch's
 ``Dropout(p)`` takes the probability of dropping it).
@@ -23,7 +26,18 @@ import numpy as np
 
 from . import _core
 
-__all__ = ["Sketch", "Identity", "Bernoulli", "RandK", "PermK", "DropConnect", "from_spec"]
+__all__ = [
+    "Sketch",
+    "Identity",
+    "Bernoulli",
+    "RandK",
+    "PermK",
+    "DropConnect",
+    "Gaussian",
+    "Hadamard",
+    "Registered",
+    "from_spec",
+]
 
 
 class Sketch:
@@ -60,6 +74,17 @@ class Sketch:
         """The first ``count`` draws of mast's sketch stream for ``rng_seed``."""
         return self.build(dim).draws(int(rng_seed), int(count))
 
+    def is_diagonal(self, dim: Optional[int] = None) -> bool:
+        """Whether every draw is a diagonal matrix (False for :class:`Hadamard`,
+        whose draws are rotations: use :meth:`apply`)."""
+        return self.build(dim).is_diagonal
+
+    def apply(self, z, rng_seed: int, count: int = 1) -> np.ndarray:
+        """``S_i z`` for the first ``count`` draws of mast's sketch stream for
+        ``rng_seed`` (any sketch, diagonal or not): shape (count, d)."""
+        z = np.ascontiguousarray(z, dtype=np.float64)
+        return self.build(z.shape[0]).apply(z, int(rng_seed), int(count))
+
     def draw_dense(self, rng_seed: int, dim: Optional[int] = None) -> np.ndarray:
         """:meth:`draw` as the dense diagonal of ``S`` (zeros off the kept set)."""
         d = self._d(dim)
@@ -93,7 +118,8 @@ class Sketch:
         return self.build(dim).second_moment(j, l)
 
     def expected_sas(self, A) -> np.ndarray:
-        """Exact ``E[SᵀAS] = A ∘ E[ssᵀ]`` for a symmetric d×d matrix ``A``."""
+        """Exact ``E[SᵀAS]`` for a symmetric d×d matrix ``A`` (``A ∘ E[ssᵀ]`` for a
+        diagonal sketch)."""
         A = np.ascontiguousarray(A, dtype=np.float64)
         return self.build(A.shape[0]).expected_sas(A)
 
@@ -212,6 +238,64 @@ class PermK(Sketch):
         return {"nodes": self.nodes}
 
 
+class Gaussian(Sketch):
+    """``S = Diag(ξ)`` with ``ξ_j ~ N(1, σ²)`` (Gaussian dropout): give ``sigma2``,
+    or ``keep_prob`` for the variance of Bernoulli(keep_prob), ``σ² = (1−p)/p``.
+
+    ``E[SᵀS] = (1 + σ²) I``; ``L_S_max = ∞`` (train with a constant step).
+    """
+
+    def __init__(self, sigma2: Optional[float] = None, dim: Optional[int] = None, *, keep_prob: Optional[float] = None):
+        if (sigma2 is None) == (keep_prob is None):
+            raise _core.MastError("Gaussian takes one of sigma2 or keep_prob")
+        self.sigma2 = float(sigma2) if sigma2 is not None else (1.0 - keep_prob) / keep_prob
+        self.dim = dim
+        _core.Sketch(self.spec, 1)  # validates
+
+    @property
+    def spec(self) -> str:
+        return f"gaussian:{self.sigma2!r}"
+
+    def _params(self) -> dict:
+        return {"sigma2": self.sigma2}
+
+
+class Hadamard(Sketch):
+    """A randomized Hadamard rotation around a diagonal sketch ``inner``:
+    ``S = Rᵀ B R``, ``R = H D/√m`` (fresh random signs D each draw, d padded to a
+    power of two m). Not diagonal: draws are applied with :meth:`apply`.
+    """
+
+    def __init__(self, inner: "str | Sketch", dim: Optional[int] = None):
+        self.inner = from_spec(inner)
+        self.dim = dim
+        _core.Sketch(self.spec, 1)  # validates
+
+    @property
+    def spec(self) -> str:
+        return f"hadamard:{self.inner.spec}"
+
+    def _params(self) -> dict:
+        return {"inner": self.inner}
+
+
+class Registered(Sketch):
+    """Any sketch registered with mast (``mast sketches`` lists them), by its spec
+    string: ``Registered("importance:file:p.txt", dim=123)``."""
+
+    def __init__(self, spec: str, dim: Optional[int] = None):
+        # Built (and so checked) when used: some need the data (importance:sqrt-l).
+        self._spec = spec.strip()
+        self.dim = dim
+
+    @property
+    def spec(self) -> str:
+        return self._spec
+
+    def _params(self) -> dict:
+        return {"spec": self._spec}
+
+
 def from_spec(spec: "str | Sketch", dim: Optional[int] = None) -> Sketch:
     """The sketch a CLI spec string names (``bernoulli:0.5``, ``rand-k:0.3``,
     ``rand-k:k=12``, ``perm-k:4``, ``identity``, ``dropconnect:0.5``).
@@ -251,7 +335,15 @@ def _from_text(text: str, dim: Optional[int]) -> Sketch:
         return RandK(k=int(a), dim=dim)
     if kind in ("perm-k", "permk", "perm_k"):
         return PermK(int(_strip(arg, "m=")), dim)
-    raise ValueError(text)
+    if kind == "gaussian":
+        a = arg.strip()
+        if a.startswith(("p=", "keep_prob=")):
+            return Gaussian(keep_prob=float(_strip(a, "p=", "keep_prob=")), dim=dim)
+        return Gaussian(float(_strip(a, "sigma2=", "var=")), dim)
+    if kind == "hadamard":
+        return Hadamard(arg, dim)
+    # Any other registered sketch (mast's parser checks it).
+    return Registered(text, dim)
 
 
 def _strip(a: str, *prefixes: str) -> str:

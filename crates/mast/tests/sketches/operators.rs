@@ -284,6 +284,28 @@ fn gaussian_moments_by_statistics() {
         "E[ξ_j ξ_l] = {}",
         cross / n
     );
+    // The shape of N(0, 1): P(|ξ| < 1), P(|ξ| < 2), and the tail past the
+    // ziggurat's base (R = 3.6541…), each within 5 standard errors.
+    let unit = Gaussian::new(1 << 20, 1.0).unwrap();
+    unit.draw(&mut rng, &mut draw);
+    let n = draw.scales.len() as f64;
+    for (edge, p) in [
+        (1.0, 0.682_689_492_137_086),
+        (2.0, 0.954_499_736_103_642),
+        (3.654_152_885_361_009, 0.999_741_967_512_346),
+    ] {
+        let inside = draw
+            .scales
+            .iter()
+            .filter(|&&c| (c - 1.0).abs() < edge)
+            .count() as f64
+            / n;
+        let se = (p * (1.0 - p) / n).sqrt();
+        assert!(
+            (inside - p).abs() < 5.0 * se,
+            "P(|ξ| < {edge}) = {inside}, want {p}"
+        );
+    }
     // Same seed, same draw.
     let (mut a, mut b) = (SketchDraw::new(), SketchDraw::new());
     s.draw(&mut stream(9, Stream::Sketch), &mut a);
