@@ -40,7 +40,9 @@ impl BlockDropout {
         if block == 0 || !(p > 0.0 && p <= 1.0) {
             return Err(MastError::param(
                 "sketch",
-                format!("block-dropout needs a block size ≥ 1 and 0 < p ≤ 1, got B = {block}, p = {p}"),
+                format!(
+                    "block-dropout needs a block size ≥ 1 and 0 < p ≤ 1, got B = {block}, p = {p}"
+                ),
             ));
         }
         Ok(BlockDropout { d, block, p })
@@ -138,9 +140,12 @@ pub fn parse_block_dropout(a: &SketchArgs<'_>) -> mast::Result<Box<dyn SketchRec
     let (p, block) = match arg.split_once(':') {
         Some((p, b)) => (
             p,
-            b.trim()
-                .parse()
-                .map_err(|_| a.error(format!("block size `{b}` in `{}` is not a whole number", a.text)))?,
+            b.trim().parse().map_err(|_| {
+                a.error(format!(
+                    "block size `{b}` in `{}` is not a whole number",
+                    a.text
+                ))
+            })?,
         ),
         None => (arg, 8),
     };
@@ -168,8 +173,12 @@ pub fn train_with_block_dropout(train: &Path, steps: u64) -> mast::Result<(f64, 
     let f = LogisticRegression::new(Arc::new(data), 1.0 / n as f64)?;
     let d = f.dim();
     let sketch = "block-dropout:0.5:8".parse::<SketchSpec>()?.build(d)?;
-    let mut solver =
-        DoubleSketchedSgd::new(sketch, Variant::Exact, StepSize::Theory { multiplier: 1.0 }, 7)?;
+    let mut solver = DoubleSketchedSgd::new(
+        sketch,
+        Variant::Exact,
+        StepSize::Theory { multiplier: 1.0 },
+        7,
+    )?;
     let problem = MastProblem::new(&f, Shift::zero(d));
     let mut state = solver.init(&problem)?;
     for _ in 0..steps {
@@ -219,7 +228,10 @@ fn main() {
 
     let args: Vec<String> = std::env::args().skip(1).collect();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let data = args.first().map(PathBuf::from).unwrap_or_else(|| root.join("data"));
+    let data = args
+        .first()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("data"));
     let out = args
         .get(1)
         .map(PathBuf::from)
@@ -227,7 +239,9 @@ fn main() {
 
     println!("registered sketches:\n{}\n", registry::help());
     match train_with_block_dropout(&data.join("a5a.gz"), 500) {
-        Ok((loss, loss0)) => println!("Algorithm 1 (I), block-dropout:0.5:8, 500 steps: f = {loss:.5} (f(0) = {loss0:.5})"),
+        Ok((loss, loss0)) => println!(
+            "Algorithm 1 (I), block-dropout:0.5:8, 500 steps: f = {loss:.5} (f(0) = {loss0:.5})"
+        ),
         Err(e) => {
             eprintln!("error: {e}");
             std::process::exit(1);
@@ -238,7 +252,9 @@ fn main() {
             for row in &o.table {
                 println!(
                     "{}: final loss {:.5}, final test accuracy {:?}",
-                    row.label, row.final_loss.mean, row.final_test_accuracy.map(|a| a.mean)
+                    row.label,
+                    row.final_loss.mean,
+                    row.final_test_accuracy.map(|a| a.mean)
                 );
             }
             println!("report: {}", o.index.display());

@@ -213,9 +213,15 @@ impl GridConfig {
                     format!("`{kind}` is drawn jointly over the nodes: use it with distributed, not {method}"),
                 ));
             }
-            return match (q >= 1.0 && q.fract() == 0.0 && q <= 1e6).then(|| joint(q as usize)).flatten() {
+            return match (q >= 1.0 && q.fract() == 0.0 && q <= 1e6)
+                .then(|| joint(q as usize))
+                .flatten()
+            {
                 Some(spec) => Ok((spec, q as usize)),
-                None => Err(ExpError::setting(&name("sparsities"), format!("{kind} takes node counts M, not {q}"))),
+                None => Err(ExpError::setting(
+                    &name("sparsities"),
+                    format!("{kind} takes node counts M, not {q}"),
+                )),
             };
         }
         let q = fraction()?;
@@ -227,7 +233,11 @@ impl GridConfig {
             )
         })?;
         // (Algorithm 1 ignores the node count; Rand-K cells have always recorded 1.)
-        let nodes = if method == "dsgd" && spec.kind() == "rand-k" { 1 } else { self.nodes };
+        let nodes = if method == "dsgd" && spec.kind() == "rand-k" {
+            1
+        } else {
+            self.nodes
+        };
         Ok((spec, nodes))
     }
 

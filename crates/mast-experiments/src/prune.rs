@@ -61,7 +61,8 @@ impl PruneSketch {
 
     /// The sketch at sparsity level q (q = fraction kept).
     pub fn spec(&self, q: f64) -> Result<SketchSpec> {
-        SketchSpec::with_fraction(&self.0, q).map_err(|e| ExpError::setting("sketch", e.to_string()))
+        SketchSpec::with_fraction(&self.0, q)
+            .map_err(|e| ExpError::setting("sketch", e.to_string()))
     }
 
     /// How the report names the sketch at level q.

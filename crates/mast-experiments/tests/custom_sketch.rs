@@ -45,22 +45,36 @@ fn block_dropout_has_exact_constants() {
 #[test]
 fn registered_block_dropout_parses_trains_and_runs_an_experiment() {
     registry::register(block_dropout_entry());
-    assert!(registry::registered().iter().any(|e| e.name == "block-dropout"));
+    assert!(registry::registered()
+        .iter()
+        .any(|e| e.name == "block-dropout"));
     assert!(registry::help().contains("block-dropout:P[:B]"));
 
     let spec: SketchSpec = " Block-Dropout : 0.5 ".parse().unwrap();
     assert_eq!(spec.to_string(), "block-dropout:0.5:8");
     assert_eq!(spec.to_string().parse::<SketchSpec>().unwrap(), spec);
-    assert_eq!((spec.kind(), spec.keep_fraction()), ("block-dropout", Some(0.5)));
+    assert_eq!(
+        (spec.kind(), spec.keep_fraction()),
+        ("block-dropout", Some(0.5))
+    );
     let sketch = spec.build(20).unwrap();
     assert_eq!((sketch.dim(), sketch.expected_kept()), (20, 10.0));
     assert_eq!(sketch.spec(), "block-dropout:0.5:8");
-    let err = "block-dropout:0.5:x".parse::<SketchSpec>().unwrap_err().to_string();
+    let err = "block-dropout:0.5:x"
+        .parse::<SketchSpec>()
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("invalid parameter `sketch`"), "{err}");
-    assert!("block-dropout:1.5".parse::<SketchSpec>().unwrap().build(4).is_err());
+    assert!("block-dropout:1.5"
+        .parse::<SketchSpec>()
+        .unwrap()
+        .build(4)
+        .is_err());
     // By kind and fraction, as the grid and the pruning experiment name sketches.
     assert_eq!(
-        SketchSpec::with_fraction("block-dropout", 0.25).unwrap().to_string(),
+        SketchSpec::with_fraction("block-dropout", 0.25)
+            .unwrap()
+            .to_string(),
         "block-dropout:0.25:8"
     );
     assert!(mast_experiments::prune::PruneSketch::new("block-dropout").is_ok());
@@ -72,8 +86,23 @@ fn registered_block_dropout_parses_trains_and_runs_an_experiment() {
     let out = common::temp_dir("custom_sketch", "curves");
     let outcome = custom_sketch::curves_with_block_dropout(&data, &out, &[1], 20).unwrap();
     assert_eq!(outcome.table.len(), 2);
-    assert!(outcome.table.iter().all(|r| r.diverged == 0 && r.final_loss.mean < loss0));
-    let config = std::fs::read_to_string(out.join("runs").read_dir().unwrap().map(|e| e.unwrap().path()).find(|p| p.to_string_lossy().contains("block-dropout")).unwrap().join("config.toml")).unwrap();
-    assert!(config.contains("sketch = \"block-dropout:0.5:8\""), "{config}");
+    assert!(outcome
+        .table
+        .iter()
+        .all(|r| r.diverged == 0 && r.final_loss.mean < loss0));
+    let config = std::fs::read_to_string(
+        out.join("runs")
+            .read_dir()
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.to_string_lossy().contains("block-dropout"))
+            .unwrap()
+            .join("config.toml"),
+    )
+    .unwrap();
+    assert!(
+        config.contains("sketch = \"block-dropout:0.5:8\""),
+        "{config}"
+    );
     std::fs::remove_dir_all(&out).unwrap();
 }

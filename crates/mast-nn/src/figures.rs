@@ -132,15 +132,13 @@ pub fn write_index(
                 &figures,
                 "prune_boxplot",
                 "Test accuracy of pruned models over seeds × masks.",
-            )
-            ?
+            )?
             .saved_figure(
                 &medians,
                 &figures,
                 "prune_medians",
                 "Median with the interquartile band.",
-            )
-            ?
+            )?
             .table(
                 ["q", "method", "n", "median", "q1", "q3", "min", "max"],
                 summary
@@ -179,9 +177,7 @@ pub fn write_index(
             _ => r.metrics.train_loss,
         });
         if let Some(fig) = fig {
-            html = html
-                .saved_figure(&fig, &figures, stem, title)
-                ?;
+            html = html.saved_figure(&fig, &figures, stem, title)?;
         }
     }
     html = html
@@ -208,7 +204,6 @@ pub fn write_index(
             dir.display()
         ))
         .paragraph("Files: config.toml, curves.csv, curves_summary.csv, prune.csv, prune_summary.csv/.md, summary.json, report.md, figures/, runs/<method>/seed-<s>/.");
-    html.write(&dir.join("index.html"))
-        ?;
+    html.write(&dir.join("index.html"))?;
     Ok(())
 }

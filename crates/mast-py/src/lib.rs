@@ -516,7 +516,10 @@ fn train<'py>(
     let mode = folder_mode(mode)?;
     let (train_set, test_set) = ((*train.inner).clone(), test.map(|t| (*t.inner).clone()));
     let report = py
-        .allow_threads(move || mast::run::train_on(&checked, train_set, test_set, &mut [], mode).and_then(|r| r.into_result()))
+        .allow_threads(move || {
+            mast::run::train_on(&checked, train_set, test_set, &mut [], mode)
+                .and_then(|r| r.into_result())
+        })
         .map_err(py_err)?;
     let out = PyDict::new(py);
     let metrics = serde_json::to_string(&report.outcome.rows).map_err(|e| bad(e.to_string()))?;
@@ -548,7 +551,8 @@ fn train_config_file(py: Python<'_>, path: PathBuf) -> PyResult<(f64, String)> {
         .allow_threads(|| {
             let start = Instant::now();
             let checked = TrainConfig::load(&path)?.check()?;
-            let report = mast::run::train(&checked, &mut [], FolderMode::Overwrite)?.into_result()?;
+            let report =
+                mast::run::train(&checked, &mut [], FolderMode::Overwrite)?.into_result()?;
             Ok::<_, mast::MastError>((start.elapsed().as_secs_f64(), report))
         })
         .map_err(py_err)?;

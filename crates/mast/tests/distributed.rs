@@ -48,7 +48,10 @@ fn perm_k_moves_d_floats_per_round_not_m_times_d() {
     let data = gaussian_planted(200, 40, 0.1, Task::Classification, 3);
     let f = LogisticRegression::new(Arc::new(data.clone()), 1e-2).unwrap();
     let problem = MastProblem::new(&f, Shift::zero(40));
-    for (spec, per_round) in [(SketchSpec::perm_k(4), 40.0), (SketchSpec::identity(), 160.0)] {
+    for (spec, per_round) in [
+        (SketchSpec::perm_k(4), 40.0),
+        (SketchSpec::identity(), 160.0),
+    ] {
         let eng = engine(&data, 4, Sharding::Iid, Variant::Exact, 1e-2, 1);
         let sketches = NodeSketches::from_spec(&spec, 40, 4).unwrap();
         let mut alg = DistributedDsgd::new(

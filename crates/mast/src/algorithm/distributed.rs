@@ -36,9 +36,7 @@ impl NodeSketches {
         match spec.nodes() {
             Some(k) if k != m => Err(MastError::param(
                 "sketch",
-                format!(
-                    "{spec} partitions the model among {k} nodes, but the run has {m} nodes"
-                ),
+                format!("{spec} partitions the model among {k} nodes, but the run has {m} nodes"),
             )),
             Some(_) => Ok(NodeSketches::Joint(PermK::new(d, m)?)),
             None => Ok(NodeSketches::Independent(

@@ -23,11 +23,11 @@ mod shuffle_ahead {
 }
 mod step;
 
+pub use crate::sampling::{BatchSampler, Variant};
 pub use distributed::{DistributedDsgd, NodeSketches};
 pub use dsgd::DoubleSketchedSgd;
 pub use gd::GradientDescent;
 pub use lsvrdsg::Lsvrdsg;
-pub use crate::sampling::{BatchSampler, Variant};
 pub use step::{StepSchedule, StepSize, TheoryStep};
 
 use crate::error::Result;

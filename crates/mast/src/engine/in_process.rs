@@ -3,9 +3,9 @@
 use rayon::prelude::*;
 
 use super::{Engine, GradPiece, ModelPiece, Node, Traffic};
-use crate::sampling::BatchSampler;
 use crate::error::{MastError, Result};
 use crate::objective::Objective;
+use crate::sampling::BatchSampler;
 
 /// Nodes in this process. A round runs the nodes in parallel on the current rayon
 /// pool; each node's work is deterministic (fixed-chunk reductions), so a run is

@@ -36,9 +36,9 @@ use mpi::traits::Root;
 use mpi::Count;
 
 use super::{Engine, GradPiece, ModelPiece, Node, Traffic};
-use crate::sampling::BatchSampler;
 use crate::error::{MastError, Result};
 use crate::objective::Objective;
+use crate::sampling::BatchSampler;
 
 const ROOT: mpi::Rank = 0;
 const CMD_ROUND: u64 = 1;

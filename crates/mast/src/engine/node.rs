@@ -1,9 +1,9 @@
 //! One node of Algorithm 2: its data shard, the shift, and its sampler.
 
-use crate::sampling::{BatchSampler, Variant};
 use crate::error::{MastError, Result};
 use crate::objective::{Objective, Rows, Shift, Workspace};
 use crate::rng::{node_stream, Stream};
+use crate::sampling::{BatchSampler, Variant};
 use crate::sketch::SketchDraw;
 
 use super::{GradPiece, ModelPiece};

@@ -213,8 +213,7 @@ pub(crate) fn build_solver_with<O: Objective + 'static>(
                         Some(s) => s,
                         None => dc.sharding.split(sets.train, dc.nodes, seed)?,
                     };
-                    engine =
-                        mpi_root_engine(sets.train, &shards, make, d, variant, seed)?;
+                    engine = mpi_root_engine(sets.train, &shards, make, d, variant, seed)?;
                 }
             }
             Built {

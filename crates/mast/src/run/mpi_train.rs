@@ -34,13 +34,12 @@ use super::build::EngineChoice;
 use super::config::{CheckedTrain, EngineKind, LossKind, Method};
 use super::observer::Observer;
 use super::train::{train_inner, FolderMode, Loaded, TrainReport};
-use crate::algorithm::Variant;
 use crate::data::split::holdout;
 use crate::data::{load_libsvm_pair, CsrMatrix, Dataset, Design, LabelMap, LibsvmFile};
 use crate::engine::mpi::serve;
-use crate::engine::{Engine, MpiEngine, MpiWorld, Node};
+use crate::engine::{MpiWorld, Node};
 use crate::error::{MastError, Result};
-use crate::objective::{LeastSquares, LogisticRegression, Objective};
+use crate::objective::{LeastSquares, LogisticRegression};
 
 /// The placeholder for the rank in a per-node training file name.
 pub const RANK_PLACEHOLDER: &str = "{rank}";

@@ -80,13 +80,9 @@ pub(crate) fn plan<O: Objective + 'static>(
         other => other?,
     };
     let distributed = match (&shards, &sketch) {
-        (Some(s), RunSketch::Nodes(nodes)) => Some(distributed_theory(
-            nodes,
-            s,
-            sets.train,
-            make,
-            steps,
-        )?),
+        (Some(s), RunSketch::Nodes(nodes)) => {
+            Some(distributed_theory(nodes, s, sets.train, make, steps)?)
+        }
         _ => None,
     };
     Ok(Job {

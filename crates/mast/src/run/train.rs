@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::build::EngineChoice;
-use super::plan::{plan, Job};
 use super::config::{CheckedTrain, EngineKind, LossKind, Method, TrainConfig};
 use super::executor::{Checkpoint, Evaluator, Executor, RunOutcome};
 use super::io::{read_json, write_atomic, write_json};
 use super::observer::{MetricsCsv, Observer, RunStatus};
+use super::plan::{plan, Job};
 use super::rate::{fit_rate, ObservedRate};
 use crate::algorithm::{MastProblem, StepSize};
 use crate::data::{load_libsvm_pair, split::holdout, Dataset};

@@ -6,10 +6,10 @@ use rand::seq::SliceRandom;
 
 pub(crate) mod shuffle_ahead;
 
-use shuffle_ahead::ShuffleAhead;
 use crate::error::{MastError, Result};
 use crate::objective::Rows;
 use crate::rng::MastRng;
+use shuffle_ahead::ShuffleAhead;
 
 /// Which data the gradient sees at each step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

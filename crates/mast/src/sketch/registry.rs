@@ -145,10 +145,7 @@ impl<'a> SketchArgs<'a> {
     pub fn no_parameter(&self) -> Result<()> {
         match self.arg {
             None => Ok(()),
-            Some(a) => Err(self.error(format!(
-                "`{}` takes no parameter, got `{a}`",
-                self.kind
-            ))),
+            Some(a) => Err(self.error(format!("`{}` takes no parameter, got `{a}`", self.kind))),
         }
     }
 
@@ -219,7 +216,8 @@ impl SketchEntry {
     }
 
     fn answers_to(&self, kind: &str) -> bool {
-        self.name.eq_ignore_ascii_case(kind) || self.aliases.iter().any(|a| a.eq_ignore_ascii_case(kind))
+        self.name.eq_ignore_ascii_case(kind)
+            || self.aliases.iter().any(|a| a.eq_ignore_ascii_case(kind))
     }
 }
 
@@ -420,8 +418,9 @@ fn parse_rand_k(a: &SketchArgs<'_>) -> Result<Box<dyn SketchRecipe>> {
         RandKRecipe::Fraction(a.number(v)?)
     } else {
         RandKRecipe::Count(
-            v.parse()
-                .map_err(|_| a.error(format!("`{v}` in `{s}` is neither a fraction nor a count")))?,
+            v.parse().map_err(|_| {
+                a.error(format!("`{v}` in `{s}` is neither a fraction nor a count"))
+            })?,
         )
     }))
 }

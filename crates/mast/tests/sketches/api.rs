@@ -396,11 +396,17 @@ fn sketch_spec_queries_and_the_registry() {
     // Serde as the canonical string.
     let json = serde_json::to_string(&SketchSpec::rand_k_fraction(0.5)).unwrap();
     assert_eq!(json, "\"rand-k:q=0.5\"");
-    assert_eq!(serde_json::from_str::<SketchSpec>(&json).unwrap(), SketchSpec::rand_k_fraction(0.5));
+    assert_eq!(
+        serde_json::from_str::<SketchSpec>(&json).unwrap(),
+        SketchSpec::rand_k_fraction(0.5)
+    );
     assert!(serde_json::from_str::<SketchSpec>("\"foo:1\"").is_err());
     // The registry lists the built-ins (not the explanatory `dropout`) and
     // every listed usage appears in the unknown-sketch message.
-    let names: Vec<&str> = mast::sketch::registry::registered().iter().map(|e| e.name).collect();
+    let names: Vec<&str> = mast::sketch::registry::registered()
+        .iter()
+        .map(|e| e.name)
+        .collect();
     for n in ["identity", "bernoulli", "rand-k", "perm-k", "dropconnect"] {
         assert!(names.contains(&n), "{names:?}");
     }
@@ -411,8 +417,14 @@ fn sketch_spec_queries_and_the_registry() {
     }
     // With a kept fraction, by kind: exact round trip of the fraction.
     for q in [0.1, 1.0, 1e-7, 0.3333333333333333] {
-        assert_eq!(SketchSpec::with_fraction("rand-k", q).unwrap(), SketchSpec::rand_k_fraction(q));
-        assert_eq!(SketchSpec::with_fraction("bernoulli", q).unwrap(), SketchSpec::bernoulli(q));
+        assert_eq!(
+            SketchSpec::with_fraction("rand-k", q).unwrap(),
+            SketchSpec::rand_k_fraction(q)
+        );
+        assert_eq!(
+            SketchSpec::with_fraction("bernoulli", q).unwrap(),
+            SketchSpec::bernoulli(q)
+        );
     }
     assert!(SketchSpec::with_fraction("identity", 0.5).is_err());
 }
