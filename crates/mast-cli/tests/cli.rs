@@ -467,3 +467,19 @@ fn experiment_curves_and_grid_from_configs() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_registered_sketches_are_listed_by_the_help_and_mast_sketches() {
+    let out = mast(&["sketches"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let list = String::from_utf8_lossy(&out.stdout).to_string();
+    let help = mast(&["train", "--help"]);
+    let help = String::from_utf8_lossy(&help.stdout).to_string();
+    let theory = mast(&["theory", "--help"]);
+    let theory = String::from_utf8_lossy(&theory.stdout).to_string();
+    for e in mast::sketch::registry::registered() {
+        assert!(list.contains(e.usage) && list.contains(e.about), "{list}");
+        assert!(help.contains(e.usage), "{help}");
+        assert!(theory.contains(e.usage), "{theory}");
+    }
+}

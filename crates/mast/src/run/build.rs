@@ -93,6 +93,15 @@ impl RunSketch {
         }
     }
 
+    /// Whether every sketch of the run has `E[S] = I` (each node's, for
+    /// Algorithm 2).
+    pub(crate) fn is_unbiased(&self) -> bool {
+        match self {
+            RunSketch::Single(s) => s.is_unbiased(),
+            RunSketch::Nodes(n) => (0..n.nodes()).all(|i| marginal(n, i).is_unbiased()),
+        }
+    }
+
     /// The spec text of the run's sketch(es).
     pub(crate) fn spec(&self) -> String {
         match self {
@@ -104,13 +113,12 @@ impl RunSketch {
 
 /// The theory of a distributed run: each shard's `L_{f_i}` with its node's sketch.
 pub(crate) fn distributed_theory<O: Objective>(
-    checked: &CheckedTrain,
+    sketches: &NodeSketches,
     shards: &[Vec<usize>],
     train: &Dataset,
     make: &impl Fn(Arc<Dataset>) -> Result<O>,
     steps: u64,
 ) -> Result<DistributedTheory> {
-    let sketches = node_sketches(checked, train.n_features())?;
     let constants = shards
         .iter()
         .enumerate()
@@ -205,8 +213,7 @@ pub(crate) fn build_solver_with<O: Objective + 'static>(
                         Some(s) => s,
                         None => dc.sharding.split(sets.train, dc.nodes, seed)?,
                     };
-                    engine =
-                        super::mpi_train::root_engine(sets.train, &shards, make, d, variant, seed)?;
+                    engine = mpi_root_engine(sets.train, &shards, make, d, variant, seed)?;
                 }
             }
             Built {
@@ -220,6 +227,31 @@ pub(crate) fn build_solver_with<O: Objective + 'static>(
             }
         }
     })
+}
+
+/// Builds rank 0's engine: node 0 here; checks that the other ranks hold the
+/// shards rank 0 expects.
+#[cfg(feature = "mpi")]
+fn mpi_root_engine<O: Objective + 'static>(
+    train: &Arc<Dataset>,
+    shards: &[Vec<usize>],
+    make: &impl Fn(Arc<Dataset>) -> Result<O>,
+    d: usize,
+    variant: crate::sampling::Variant,
+    seed: u64,
+) -> Result<Box<dyn Engine>> {
+    let shard = train.select_rows(&shards[0], format!("{} (node 0)", train.name));
+    let node = crate::engine::Node::new(0, make(Arc::new(shard))?, &vec![0.0; d], variant, seed)?;
+    let engine = crate::engine::MpiEngine::root(node)?;
+    for (i, (&got, want)) in engine.shard_sizes().iter().zip(shards).enumerate() {
+        if got != want.len() {
+            return Err(crate::error::MastError::Dimension(format!(
+                "rank {i} holds {got} training rows, rank 0 expected {}: do all ranks read the same data?",
+                want.len()
+            )));
+        }
+    }
+    Ok(Box::new(engine))
 }
 
 /// Refuses, before its d-sized allocations, a run whose vectors of d cannot fit
@@ -237,6 +269,7 @@ fn guard_run_memory(train: &Dataset, d: usize) -> Result<()> {
 pub(crate) fn reference_point<O: Objective>(
     checked: &CheckedTrain,
     f: &O,
+    run_sketch: &RunSketch,
     erm_x: Option<&[f64]>,
     sets: Sets<'_>,
     shards: Option<&[Vec<usize>]>,
@@ -245,12 +278,12 @@ pub(crate) fn reference_point<O: Objective>(
     let cfg = &checked.config;
     let d = f.dim();
     let v = vec![0.0; d];
-    let sketch = cfg.sketch.build(d)?;
+    let sketch = run_sketch.theory();
     let identity = cfg.sketch.is_identity();
     if checked.method == Method::Gd || (identity && checked.method == Method::Dsgd) {
         return Ok(erm_x.map(|x| (x.to_vec(), "x* (ERM optimum)".into())));
     }
-    if !sketch.is_unbiased() {
+    if !run_sketch.is_unbiased() {
         return Ok(None);
     }
     // The exact reference needs d×d matrices: none when they cannot fit.
@@ -263,7 +296,7 @@ pub(crate) fn reference_point<O: Objective>(
     };
     Ok(Some(match checked.method {
         Method::Dsgd => (
-            QuadraticMast::new(&q, sketch.as_ref(), v)?.minimizer()?,
+            QuadraticMast::new(&q, &*sketch, v)?.minimizer()?,
             "x_D* (exact, quadratic)".into(),
         ),
         Method::Lsvrdsg {
@@ -272,8 +305,9 @@ pub(crate) fn reference_point<O: Objective>(
             rho,
         } => {
             // The same N draws the run will use (same seed, same stream).
+            // (The solver owns its sketch: a second one from the same recipe.)
             let mut alg = Lsvrdsg::new(
-                sketch,
+                cfg.sketch.build(d)?,
                 n_sketches,
                 ref_batch,
                 rho,
@@ -288,7 +322,9 @@ pub(crate) fn reference_point<O: Objective>(
         }
         Method::Distributed => {
             let shards = shards.expect("distributed runs have shards");
-            let sketches = node_sketches(checked, d)?;
+            let RunSketch::Nodes(sketches) = run_sketch else {
+                unreachable!("distributed runs have node sketches")
+            };
             let mut quads = Vec::new();
             for rows in shards {
                 let qi = quadratic(Arc::new(sets.train.select_rows(rows, "shard")))?
@@ -298,7 +334,7 @@ pub(crate) fn reference_point<O: Objective>(
             let masts = quads
                 .iter()
                 .enumerate()
-                .map(|(i, qi)| QuadraticMast::new(qi, &*marginal(&sketches, i), v.clone()))
+                .map(|(i, qi)| QuadraticMast::new(qi, &*marginal(sketches, i), v.clone()))
                 .collect::<Result<Vec<_>>>()?;
             let m = masts.len() as f64;
             let grad = |x: &[f64]| {

@@ -359,6 +359,15 @@ pub enum Method {
     Distributed,
 }
 
+/// Which engine moves Algorithm 2's pieces (`distributed.engine`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineKind {
+    /// All nodes in this process (threads).
+    InProcess,
+    /// One MPI rank per node (`mpirun -np M mast train --engine mpi`).
+    Mpi,
+}
+
 /// A validated [`TrainConfig`]: enums resolved, ranges checked.
 #[derive(Debug, Clone)]
 pub struct CheckedTrain {
@@ -372,6 +381,8 @@ pub struct CheckedTrain {
     pub variant: Variant,
     /// The step-size rule.
     pub step_size: StepSize,
+    /// Algorithm 2's engine (in-process for the other methods).
+    pub engine: EngineKind,
 }
 
 impl CheckedTrain {
@@ -716,12 +727,17 @@ impl TrainConfig {
         if self.threads == Some(0) {
             return Err(MastError::param("threads", "must be at least 1"));
         }
+        let engine = match (method, self.distributed.engine.as_str()) {
+            (Method::Distributed, "mpi") => EngineKind::Mpi,
+            _ => EngineKind::InProcess,
+        };
         Ok(CheckedTrain {
             config: self,
             loss,
             method,
             variant,
             step_size,
+            engine,
         })
     }
 }

@@ -80,7 +80,11 @@ fn overview<O: Objective + 'static>(
     let distributed = built
         .shards
         .as_ref()
-        .map(|shards| distributed_theory(checked, shards, &loaded.train, &make, steps))
+        .zip(match &run_sketch {
+            RunSketch::Nodes(n) => Some(n),
+            RunSketch::Single(_) => None,
+        })
+        .map(|(shards, nodes)| distributed_theory(nodes, shards, &loaded.train, &make, steps))
         .transpose()?;
     Ok(TheoryOverview {
         problem: format!("{loss} (n = {n}, d = {d}, λ = {:.4e})", loaded.lambda),

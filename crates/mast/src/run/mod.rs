@@ -11,12 +11,13 @@ mod metrics;
 #[cfg(feature = "mpi")]
 pub mod mpi_train;
 mod observer;
+mod plan;
 mod rate;
 pub mod train;
 
 pub use train::check_resume;
 
-pub use config::{CheckedTrain, SettingChange, TrainConfig};
+pub use config::{CheckedTrain, EngineKind, SettingChange, TrainConfig};
 pub use executor::{Best, Checkpoint, Evaluator, Executor, RunOutcome, DIVERGENCE_FACTOR};
 pub use inspect::{theory_overview, TheoryOverview};
 pub use interrupt::Interrupt;

@@ -31,16 +31,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::build::EngineChoice;
-use super::config::{CheckedTrain, LossKind, Method};
+use super::config::{CheckedTrain, EngineKind, LossKind, Method};
 use super::observer::Observer;
 use super::train::{train_inner, FolderMode, Loaded, TrainReport};
-use crate::algorithm::Variant;
 use crate::data::split::holdout;
 use crate::data::{load_libsvm_pair, CsrMatrix, Dataset, Design, LabelMap, LibsvmFile};
 use crate::engine::mpi::serve;
-use crate::engine::{Engine, MpiEngine, MpiWorld, Node};
+use crate::engine::{MpiWorld, Node};
 use crate::error::{MastError, Result};
-use crate::objective::{LeastSquares, LogisticRegression, Objective};
+use crate::objective::{LeastSquares, LogisticRegression};
 
 /// The placeholder for the rank in a per-node training file name.
 pub const RANK_PLACEHOLDER: &str = "{rank}";
@@ -91,7 +90,7 @@ pub fn check_mpi(world: &MpiWorld, checked: &CheckedTrain) -> Result<()> {
             ),
         ));
     }
-    if cfg.distributed.engine != "mpi" {
+    if checked.engine != EngineKind::Mpi {
         return Err(MastError::param(
             "distributed.engine",
             format!(
@@ -289,30 +288,6 @@ fn concat(parts: &[Dataset], name: String) -> Result<Dataset> {
     }
     let csr = CsrMatrix::new(labels.len(), d, indptr, indices, values);
     Ok(Dataset::new(name, Design::Sparse(csr), labels))
-}
-
-/// Builds rank 0's engine: node 0 here; checks that the other ranks hold the
-/// shards rank 0 expects.
-pub(crate) fn root_engine<O: Objective + 'static>(
-    train: &Arc<Dataset>,
-    shards: &[Vec<usize>],
-    make: &impl Fn(Arc<Dataset>) -> Result<O>,
-    d: usize,
-    variant: Variant,
-    seed: u64,
-) -> Result<Box<dyn Engine>> {
-    let shard = train.select_rows(&shards[0], format!("{} (node 0)", train.name));
-    let node = Node::new(0, make(Arc::new(shard))?, &vec![0.0; d], variant, seed)?;
-    let engine = MpiEngine::root(node)?;
-    for (i, (&got, want)) in engine.shard_sizes().iter().zip(shards).enumerate() {
-        if got != want.len() {
-            return Err(MastError::Dimension(format!(
-                "rank {i} holds {got} training rows, rank 0 expected {}: do all ranks read the same data?",
-                want.len()
-            )));
-        }
-    }
-    Ok(Box::new(engine))
 }
 
 /// Ranks 1..M: build this rank's node from its own rows, then serve rank 0.

@@ -6,15 +6,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::build::{
-    build_solver_with, distributed_theory, reference_point, Built, EngineChoice, RunSketch,
-};
-use super::config::{CheckedTrain, LossKind, Method, TrainConfig};
+use super::build::EngineChoice;
+use super::config::{CheckedTrain, EngineKind, LossKind, Method, TrainConfig};
 use super::executor::{Checkpoint, Evaluator, Executor, RunOutcome};
 use super::io::{read_json, write_atomic, write_json};
 use super::observer::{MetricsCsv, Observer, RunStatus};
+use super::plan::{plan, Job};
 use super::rate::{fit_rate, ObservedRate};
-use crate::algorithm::erm::{solve_erm, ErmOptions};
 use crate::algorithm::{MastProblem, StepSize};
 use crate::data::{load_libsvm_pair, split::holdout, Dataset};
 use crate::engine::Traffic;
@@ -186,7 +184,7 @@ pub fn train(
     observers: &mut [&mut dyn Observer],
     mode: FolderMode,
 ) -> Result<TrainReport> {
-    if checked.method == Method::Distributed && checked.config.distributed.engine == "mpi" {
+    if checked.engine == EngineKind::Mpi {
         return Err(MastError::param(
             "distributed.engine",
             "the mpi engine runs under `mpirun -np M mast train --engine mpi ...` (mast::run::mpi_train)",
@@ -219,7 +217,7 @@ pub fn train_on(
     observers: &mut [&mut dyn Observer],
     mode: FolderMode,
 ) -> Result<TrainReport> {
-    if checked.method == Method::Distributed && checked.config.distributed.engine == "mpi" {
+    if checked.engine == EngineKind::Mpi {
         return Err(MastError::param(
             "distributed.engine",
             "the mpi engine runs under `mpirun -np M mast train --engine mpi ...` (mast::run::mpi_train)",
@@ -406,36 +404,16 @@ fn run_job<O: Objective + 'static>(
     let cfg = &checked.config;
     let d = f.dim();
     let n = f.num_samples();
-    let steps = checked.steps(n);
-    let step_size = checked.step_size_for(steps);
-    // The sketch the theory report describes (node 0's marginal for Algorithm 2).
-    let Built { mut solver, shards } =
-        build_solver_with(checked, step_size, sets, &make, d, engine)?;
-    let run_sketch = RunSketch::new(checked, d)?;
+    let Job {
+        steps,
+        step_size,
+        mut solver,
+        sketch: run_sketch,
+        erm,
+        reference,
+        distributed,
+    } = plan(checked, f, &make, &quadratic, sets, engine)?;
     let sketch = run_sketch.theory();
-    // The ERM optimum feeds the theory's bounds and GD's reference; a problem
-    // without a unique optimum (e.g. λ = 0 with rank-deficient data) just lacks them.
-    let erm = solve_erm(
-        f,
-        &ErmOptions {
-            tol: 1e-10,
-            ..ErmOptions::default()
-        },
-    )
-    .ok();
-    // A singular finite-sum problem (a coordinate no sketch keeps) has no unique
-    // limit point: then there is no reference, and no observed rate.
-    let reference = match reference_point(
-        checked,
-        f,
-        erm.as_ref().map(|e| e.x.as_slice()),
-        sets,
-        shards.as_deref(),
-        &quadratic,
-    ) {
-        Err(MastError::Numerical(_)) => None,
-        other => other?,
-    };
     let dir = cfg.output.dir.clone();
     let resume = prepare_folder(cfg, mode)?;
     std::fs::create_dir_all(&dir)
@@ -549,10 +527,6 @@ fn run_job<O: Objective + 'static>(
         let exact = matches!(checked.method, Method::Gd | Method::Lsvrdsg { .. });
         fit_rate(&outcome.rows, label, predicted, exact)
     });
-    let distributed = shards
-        .as_ref()
-        .map(|s| distributed_theory(checked, s, sets.train, &make, steps))
-        .transpose()?;
     let last = outcome
         .rows
         .last()
