@@ -152,19 +152,36 @@ fn compare_trains_one_more_model_per_template_pruned_by_the_same_masks() {
     cfg.sketch = PruneSketch::bernoulli();
     cfg.compare = vec!["gaussian:p={q}".into(), "hadamard:bernoulli:{q}".into()];
     let out = run_prune(&cfg, &tmp("compare"), &Silent).unwrap();
-    let methods = ["erm", "mast", "mast gaussian:p=q", "mast hadamard:bernoulli:q"];
+    let methods = [
+        "erm",
+        "mast",
+        "mast gaussian:p=q",
+        "mast hadamard:bernoulli:q",
+    ];
     for m in methods {
         let rows: Vec<_> = out.rows.iter().filter(|r| r.method == m).collect();
         assert_eq!(rows.len(), 15, "{m}: one row per mask");
-        assert!(out.models.iter().any(|r| r.method == m), "{m} has no model row");
+        assert!(
+            out.models.iter().any(|r| r.method == m),
+            "{m} has no model row"
+        );
     }
     // The same masks for every model: the kept counts agree mask by mask.
     for mask in 0..15 {
         let kept: Vec<usize> = methods
             .iter()
-            .map(|m| out.rows.iter().find(|r| r.method == *m && r.mask == mask).unwrap().kept)
+            .map(|m| {
+                out.rows
+                    .iter()
+                    .find(|r| r.method == *m && r.mask == mask)
+                    .unwrap()
+                    .kept
+            })
             .collect();
-        assert!(kept.windows(2).all(|w| w[0] == w[1]), "mask {mask}: {kept:?}");
+        assert!(
+            kept.windows(2).all(|w| w[0] == w[1]),
+            "mask {mask}: {kept:?}"
+        );
     }
     // A template without `{q}`, or one that does not parse, is named.
     for (bad, what) in [("gaussian:1", "{q}"), ("nosuch:{q}", "unknown sketch")] {

@@ -15,6 +15,7 @@ use crate::engine::{Engine, InProcess};
 use crate::error::Result;
 use crate::linalg::SymMatrix;
 use crate::objective::{Objective, Quadratic, Shift};
+use crate::sketch::registry::SketchContext;
 use crate::sketch::{RandK, Sketch};
 use crate::sketched::QuadraticMast;
 use crate::theory::DistributedTheory;
@@ -32,13 +33,25 @@ pub(crate) enum EngineChoice {
 }
 
 /// The node sketches of a distributed run.
-pub(crate) fn node_sketches(checked: &CheckedTrain, d: usize) -> Result<NodeSketches> {
+pub(crate) fn node_sketches(
+    checked: &CheckedTrain,
+    ctx: &SketchContext<'_>,
+) -> Result<NodeSketches> {
     let dc = &checked.config.distributed;
+    let spec = &checked.config.sketch;
     match &dc.node_sketches {
         Some(specs) => Ok(NodeSketches::Independent(
-            specs.iter().map(|s| s.build(d)).collect::<Result<_>>()?,
+            specs
+                .iter()
+                .map(|s| s.build_in(ctx))
+                .collect::<Result<_>>()?,
         )),
-        None => NodeSketches::from_spec(&checked.config.sketch, d, dc.nodes),
+        None if spec.nodes().is_none() && dc.nodes > 0 => Ok(NodeSketches::Independent(
+            (0..dc.nodes)
+                .map(|_| spec.build_in(ctx))
+                .collect::<Result<_>>()?,
+        )),
+        None => NodeSketches::from_spec(spec, ctx.dim, dc.nodes),
     }
 }
 
@@ -78,10 +91,10 @@ pub(crate) enum RunSketch {
 }
 
 impl RunSketch {
-    pub(crate) fn new(checked: &CheckedTrain, d: usize) -> Result<Self> {
+    pub(crate) fn new(checked: &CheckedTrain, ctx: &SketchContext<'_>) -> Result<Self> {
         Ok(match checked.method {
-            Method::Distributed => RunSketch::Nodes(node_sketches(checked, d)?),
-            _ => RunSketch::Single(checked.config.sketch.build(d)?),
+            Method::Distributed => RunSketch::Nodes(node_sketches(checked, ctx)?),
+            _ => RunSketch::Single(checked.config.sketch.build_in(ctx)?),
         })
     }
 
@@ -146,9 +159,9 @@ pub(crate) fn build_solver<O: Objective + 'static>(
     step_size: StepSize,
     sets: Sets<'_>,
     make: &impl Fn(Arc<Dataset>) -> Result<O>,
-    d: usize,
+    ctx: &SketchContext<'_>,
 ) -> Result<Built<O>> {
-    build_solver_with(checked, step_size, sets, make, d, EngineChoice::InProcess)
+    build_solver_with(checked, step_size, sets, make, ctx, EngineChoice::InProcess)
 }
 
 pub(crate) fn build_solver_with<O: Objective + 'static>(
@@ -156,16 +169,17 @@ pub(crate) fn build_solver_with<O: Objective + 'static>(
     step_size: StepSize,
     sets: Sets<'_>,
     make: &impl Fn(Arc<Dataset>) -> Result<O>,
-    d: usize,
+    ctx: &SketchContext<'_>,
     choice: EngineChoice,
 ) -> Result<Built<O>> {
+    let d = ctx.dim;
     let cfg = &checked.config;
     let (variant, seed) = (checked.variant, cfg.seed);
     guard_run_memory(sets.train, d)?;
     Ok(match checked.method {
         Method::Dsgd => Built {
             solver: Box::new(DoubleSketchedSgd::new(
-                cfg.sketch.build(d)?,
+                cfg.sketch.build_in(ctx)?,
                 variant,
                 step_size,
                 seed,
@@ -182,7 +196,7 @@ pub(crate) fn build_solver_with<O: Objective + 'static>(
             rho,
         } => Built {
             solver: Box::new(Lsvrdsg::new(
-                cfg.sketch.build(d)?,
+                cfg.sketch.build_in(ctx)?,
                 n_sketches,
                 ref_batch,
                 rho,
@@ -218,7 +232,7 @@ pub(crate) fn build_solver_with<O: Objective + 'static>(
             }
             Built {
                 solver: Box::new(DistributedDsgd::new(
-                    node_sketches(checked, d)?,
+                    node_sketches(checked, ctx)?,
                     engine,
                     step_size,
                     seed,
@@ -266,7 +280,7 @@ fn guard_run_memory(train: &Dataset, d: usize) -> Result<()> {
 
 /// A point the iterates provably converge to (or to a neighbourhood of), when it
 /// can be computed exactly, with a description.
-pub(crate) fn reference_point<O: Objective>(
+pub(crate) fn reference_point<O: Objective + 'static>(
     checked: &CheckedTrain,
     f: &O,
     run_sketch: &RunSketch,
@@ -307,7 +321,7 @@ pub(crate) fn reference_point<O: Objective>(
             // The same N draws the run will use (same seed, same stream).
             // (The solver owns its sketch: a second one from the same recipe.)
             let mut alg = Lsvrdsg::new(
-                cfg.sketch.build(d)?,
+                cfg.sketch.build_in(&SketchContext::with_objective(f))?,
                 n_sketches,
                 ref_batch,
                 rho,
@@ -316,7 +330,7 @@ pub(crate) fn reference_point<O: Objective>(
             )?;
             Solver::<O>::init(&mut alg, &MastProblem::new(f, Shift::zero(d)))?;
             (
-                QuadraticMast::from_draws(&q, alg.draws(), v)?.minimizer()?,
+                QuadraticMast::from_sketch_draws(&q, alg.sketch(), alg.draws(), v)?.minimizer()?,
                 "x_D* over the N sketches (exact, quadratic)".into(),
             )
         }

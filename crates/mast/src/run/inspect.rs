@@ -11,6 +11,7 @@ use crate::data::Dataset;
 use crate::error::Result;
 use crate::linalg::dot;
 use crate::objective::{LeastSquares, LogisticRegression, Objective, Shift};
+use crate::sketch::registry::SketchContext;
 use crate::theory::{sandwich_gap, DistributedTheory, TheoryReport};
 
 /// The theory of a configured run: constants, step rules, predictions, bounds.
@@ -32,6 +33,10 @@ pub struct TheoryOverview {
     pub distributed: Option<DistributedTheory>,
     /// `(L_f/2)(x* − v)ᵀ(E[SᵀS] − I)(x* − v)`: the sandwich gap at the ERM optimum.
     pub sandwich_gap_at_x_star: f64,
+    /// For a sketch given by a kept fraction q that is not `bernoulli:q` itself
+    /// (importance sampling, a Hadamard rotation, …): the uniform `bernoulli:q`'s
+    /// spec and constants `(L_D, L_S^max, γ strongly convex)`, to compare with.
+    pub uniform: Option<(String, TheoryReport)>,
 }
 
 /// Loads the configured data and computes its [`TheoryOverview`].
@@ -66,12 +71,13 @@ fn overview<O: Objective + 'static>(
     let (d, n) = (f.dim(), f.num_samples());
     let steps = checked.steps(n);
     let step_size = checked.step_size_for(steps);
-    let built = build_solver(checked, step_size, loaded.sets(), &make, d)?;
+    let ctx = SketchContext::with_objective(f);
+    let built = build_solver(checked, step_size, loaded.sets(), &make, &ctx)?;
     let problem = MastProblem::new(f, Shift::zero(d));
     let gamma = step_size
         .resolve(built.solver.theory_gamma_for(&problem))?
         .gamma(0);
-    let run_sketch = RunSketch::new(checked, d)?;
+    let run_sketch = RunSketch::new(checked, &ctx)?;
     let (sketch, sketch_name) = (run_sketch.theory(), run_sketch.spec());
     let erm = solve_erm(f, &ErmOptions::default())?;
     let report = TheoryReport::new(f, &*sketch, gamma)
@@ -86,7 +92,21 @@ fn overview<O: Objective + 'static>(
         })
         .map(|(shards, nodes)| distributed_theory(nodes, shards, &loaded.train, &make, steps))
         .transpose()?;
+    // The uniform Bernoulli at the same kept fraction, to compare with.
+    let uniform = match (checked.config.sketch.keep_fraction(), &run_sketch) {
+        (Some(q), RunSketch::Single(_))
+            if checked.config.sketch.kind() != "bernoulli" && q > 0.0 && q <= 1.0 =>
+        {
+            let b = crate::sketch::Bernoulli::new(d, q)?;
+            Some((
+                format!("bernoulli:{q}"),
+                TheoryReport::new(f, &b, gamma).with_horizon(steps),
+            ))
+        }
+        _ => None,
+    };
     Ok(TheoryOverview {
+        uniform,
         problem: format!("{loss} (n = {n}, d = {d}, λ = {:.4e})", loaded.lambda),
         sketch: sketch_name,
         method: built.solver.name(),
@@ -178,6 +198,28 @@ impl TheoryOverview {
                 "f(x*) ≤ f_D(x*) ≤ f(x*) + gap".into(),
             ),
         ];
+        if let Some((spec, u)) = &self.uniform {
+            let at = rows
+                .iter()
+                .position(|r| r.0 == "γ non-convex")
+                .map_or(rows.len(), |i| i + 1);
+            rows.insert(
+                at,
+                (
+                    format!("vs {spec}"),
+                    format!(
+                        "L_D {}, L_S^max {}, γ {}",
+                        e(u.l_d),
+                        e(u.l_s_max),
+                        e(u.theory_gamma)
+                    ),
+                    format!(
+                        "the uniform sketch at the same kept fraction: γ strongly convex ×{:.3} here",
+                        r.theory_gamma / u.theory_gamma
+                    ),
+                ),
+            );
+        }
         if let Some(dt) = &self.distributed {
             let list = |v: &[f64]| {
                 v.iter()

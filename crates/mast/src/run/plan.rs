@@ -18,6 +18,7 @@ use crate::algorithm::{Solver, StepSize};
 use crate::data::Dataset;
 use crate::error::{MastError, Result};
 use crate::objective::{Objective, Quadratic};
+use crate::sketch::registry::SketchContext;
 use crate::theory::DistributedTheory;
 
 /// A planned run: everything built, nothing run yet.
@@ -49,12 +50,13 @@ pub(crate) fn plan<O: Objective + 'static>(
     sets: Sets<'_>,
     engine: EngineChoice,
 ) -> Result<Job<O>> {
-    let d = f.dim();
     let steps = checked.steps(f.num_samples());
     let step_size = checked.step_size_for(steps);
-    let Built { solver, shards } = build_solver_with(checked, step_size, sets, make, d, engine)?;
+    // Sketches derived from the data (importance sampling) read the objective.
+    let ctx = SketchContext::with_objective(f);
+    let Built { solver, shards } = build_solver_with(checked, step_size, sets, make, &ctx, engine)?;
     // The sketch the theory report describes (node 0's marginal for Algorithm 2).
-    let sketch = RunSketch::new(checked, d)?;
+    let sketch = RunSketch::new(checked, &ctx)?;
     // The ERM optimum feeds the theory's bounds and GD's reference; a problem
     // without a unique optimum (e.g. λ = 0 with rank-deficient data) just lacks them.
     let erm = solve_erm(
