@@ -296,7 +296,10 @@ pub fn run_prune(cfg: &PruneConfig, out: &Path, progress: &dyn Progress) -> Resu
     mast::run::io::write_atomic(&out.join("config.toml"), toml.as_bytes())?;
     let (train, val, test, lambda) = load(cfg)?;
     let d = train.n_features().max(test.n_features());
-    progress.phase("prune: training", cfg.q.len() as u64 + 1);
+    progress.phase(
+        "prune: training",
+        (cfg.q.len() * (1 + cfg.compare.len())) as u64 + 1,
+    );
 
     // The exact ERM optimum.
     let f = LogisticRegression::new(train.clone(), lambda)?;
