@@ -79,13 +79,22 @@ fn build(spec: &str, d: usize) -> Box<dyn Sketch> {
     spec.build(d).expect("sketch")
 }
 
+/// Batch b > 0: variant (II) with minibatch b; 0: variant (I), full data.
+fn variant_of(batch: usize) -> Variant {
+    if batch == 0 {
+        Variant::Exact
+    } else {
+        Variant::Minibatch(batch)
+    }
+}
+
 fn us_per_step(f: &LogisticRegression, sketch: &str, batch: usize, min_time: f64) -> (f64, f64) {
     let d = f.dim();
     let sketch = build(sketch, d);
     // A small fixed step: the bench measures cost, not progress.
     let step = StepSize::Constant { gamma: 1e-3 };
     let mut solver =
-        DoubleSketchedSgd::new(sketch, Variant::Minibatch(batch), step, 42).expect("solver");
+        DoubleSketchedSgd::new(sketch, variant_of(batch), step, 42).expect("solver");
     let problem = MastProblem::new(f, Shift::zero(d));
     let mut state = solver.init(&problem).expect("init");
     let warm = Instant::now();
@@ -128,6 +137,10 @@ fn us_per_draw(sketch: &str, d: usize, min_time: f64, unlisted_ok: bool) -> f64 
 }
 
 fn report(label: &str, data: Dataset, sketches: &[String], min_time: f64) {
+    report_batch(label, data, sketches, min_time, 32)
+}
+
+fn report_batch(label: &str, data: Dataset, sketches: &[String], min_time: f64, batch: usize) {
     let (n, d, nnz) = (data.n_samples(), data.n_features(), data.features.nnz());
     let f = LogisticRegression::new(Arc::new(data), 1.0 / n as f64).expect("objective");
     println!(
@@ -135,12 +148,17 @@ fn report(label: &str, data: Dataset, sketches: &[String], min_time: f64) {
         nnz as f64 / n as f64
     );
     for sketch in sketches {
-        let (best, median) = us_per_step(&f, sketch, 32, min_time);
+        let (best, median) = us_per_step(&f, sketch, batch, min_time);
         let draw = us_per_draw(sketch, d, min_time, false);
         let bits = us_per_draw(sketch, d, min_time, true);
         println!(
-            "  {label:<12} batch 32 {sketch:<14} {best:>10.2} µs/step (median {median:.2}); \
-             a draw alone {draw:.2} µs (as a bit set only: {bits:.2} µs)"
+            "  {label:<12} {} {sketch:<14} {best:>10.2} µs/step (median {median:.2}); \
+             a draw alone {draw:.2} µs (as a bit set only: {bits:.2} µs)",
+            if batch == 0 {
+                "full data".to_string()
+            } else {
+                format!("batch {batch}")
+            }
         );
     }
 }
@@ -226,7 +244,9 @@ fn main() {
             },
             |s| vec![s],
         );
-        report("d = 2^20", data, &sketches, min_time);
+        // Variant (II), batch 32 (or --batch B; 0: variant (I), full data).
+        let batch = value("--batch").map_or(32, |b| b.parse().expect("--batch"));
+        report_batch("d = 2^20", data, &sketches, min_time, batch);
     }
     if wanted("a5a") {
         let a5a = std::env::var("MAST_A5A")
