@@ -26,6 +26,7 @@ fn settings(epochs: usize) -> TrainSettings {
         eval_limit: None,
         max_steps_per_epoch: None,
         device: Default::default(),
+        threads: None,
     }
 }
 

@@ -314,12 +314,7 @@ impl<'a> QuadraticMast<'a> {
         Self::with_m(q, m, SBar::Dense(s_bar), v)
     }
 
-    fn with_m(
-        q: &'a Quadratic,
-        m: SymMatrix,
-        s_bar: SBar,
-        v: Vec<f64>,
-    ) -> Result<Self> {
+    fn with_m(q: &'a Quadratic, m: SymMatrix, s_bar: SBar, v: Vec<f64>) -> Result<Self> {
         if v.len() != q.a().d {
             return Err(MastError::Dimension(format!(
                 "shift has {} entries, the quadratic {}",

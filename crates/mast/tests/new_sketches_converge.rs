@@ -58,7 +58,8 @@ fn algorithm1_exact_reaches_x_d_star_in_the_mean() {
         // A constant step well inside 1/(L_f L_D) (the Gaussian's L_S^max is ∞).
         let gamma = 0.3 / (ls.smoothness() * sketch.l_d());
         let mut solver =
-            DoubleSketchedSgd::new(sketch, Variant::Exact, StepSize::Constant { gamma }, 5).unwrap();
+            DoubleSketchedSgd::new(sketch, Variant::Exact, StepSize::Constant { gamma }, 5)
+                .unwrap();
         let problem = MastProblem::new(&ls, Shift::new(&ls, v.clone()));
         let mut state = solver.init(&problem).unwrap();
         let (burn_in, keep) = (2_000, 800_000);
@@ -73,7 +74,9 @@ fn algorithm1_exact_reaches_x_d_star_in_the_mean() {
         }
         let rel = dist(&mean, &target) / norm(&target);
         let last = dist(&state.x, &target) / norm(&target);
-        eprintln!("{name}: Algorithm 1 (I) mean iterate rel. error {rel:.2e} (last iterate {last:.2e})");
+        eprintln!(
+            "{name}: Algorithm 1 (I) mean iterate rel. error {rel:.2e} (last iterate {last:.2e})"
+        );
         errors.push((name, rel));
     }
     for (name, rel) in errors {
@@ -90,14 +93,14 @@ fn algorithm3_full_reference_reaches_its_finite_sum_minimiser() {
         // A constant step from the draws' largest possible scale (the theory step
         // 1/(6 L_f L_S^max) is 0 for the Gaussian).
         let gamma = 1.0 / (6.0 * ls.smoothness() * sketch.l_d() * 4.0);
-        let mut solver =
-            Lsvrdsg::new(sketch, n, n, 0.1, StepSize::Constant { gamma }, 3).unwrap();
+        let mut solver = Lsvrdsg::new(sketch, n, n, 0.1, StepSize::Constant { gamma }, 3).unwrap();
         let problem = MastProblem::new(&ls, Shift::new(&ls, v.clone()));
         let mut state = solver.init(&problem).unwrap();
-        let target = QuadraticMast::from_sketch_draws(&q, solver.sketch(), solver.draws(), v.clone())
-            .unwrap()
-            .minimizer()
-            .unwrap();
+        let target =
+            QuadraticMast::from_sketch_draws(&q, solver.sketch(), solver.draws(), v.clone())
+                .unwrap()
+                .minimizer()
+                .unwrap();
         let start = dist(&state.x, &target) / norm(&target);
         for _ in 0..30_000 {
             solver.next_iter(&problem, &mut state).unwrap();

@@ -80,7 +80,11 @@ impl Hadamard {
             )));
         }
         let c = inner.second_moment(0, 0);
-        let a = if m > 1 { inner.second_moment(0, 1) } else { 1.0 };
+        let a = if m > 1 {
+            inner.second_moment(0, 1)
+        } else {
+            1.0
+        };
         // Exchangeability, checked on a spread of coordinates (all of them when m
         // is small).
         let step = (m / 64).max(1);
@@ -141,7 +145,8 @@ impl Sketch for Hadamard {
     fn draw(&self, rng: &mut MastRng, out: &mut SketchDraw) {
         self.inner.draw(rng, out);
         out.aux.clear();
-        out.aux.extend((0..self.m.div_ceil(64)).map(|_| rng.next_u64()));
+        out.aux
+            .extend((0..self.m.div_ceil(64)).map(|_| rng.next_u64()));
         if self.m % 64 != 0 {
             let last = out.aux.len() - 1;
             out.aux[last] &= (1u64 << (self.m % 64)) - 1;
@@ -246,7 +251,10 @@ const BLOCK: usize = 1 << 12;
 /// ```
 pub fn fwht(u: &mut [f64]) {
     let m = u.len();
-    assert!(m.is_power_of_two(), "fwht: length {m} is not a power of two");
+    assert!(
+        m.is_power_of_two(),
+        "fwht: length {m} is not a power of two"
+    );
     let block = BLOCK.min(m);
     for chunk in u.chunks_exact_mut(block) {
         levels(chunk, 1, block);

@@ -19,7 +19,13 @@ fn dense_h(m: usize) -> Vec<Vec<f64>> {
     (0..m)
         .map(|j| {
             (0..m)
-                .map(|l| if (j & l).count_ones() % 2 == 0 { 1.0 } else { -1.0 })
+                .map(|l| {
+                    if (j & l).count_ones() % 2 == 0 {
+                        1.0
+                    } else {
+                        -1.0
+                    }
+                })
                 .collect()
         })
         .collect()
@@ -40,7 +46,9 @@ fn dense_s(s: &dyn Sketch, draw: &SketchDraw) -> Vec<Vec<f64>> {
         e[l] = 1.0;
         s.apply(draw, &e, &mut cols[l]);
     }
-    (0..d).map(|j| (0..d).map(|l| cols[l][j]).collect()).collect()
+    (0..d)
+        .map(|j| (0..d).map(|l| cols[l][j]).collect())
+        .collect()
 }
 
 #[test]
@@ -70,7 +78,11 @@ fn fwht_is_the_dense_hadamard_matrix() {
         e[5] = 1.0;
         fwht(&mut e);
         for (j, &t) in e.iter().enumerate() {
-            let want = if (j & 5).count_ones() % 2 == 0 { 1.0 } else { -1.0 };
+            let want = if (j & 5).count_ones() % 2 == 0 {
+                1.0
+            } else {
+                -1.0
+            };
             assert_eq!(t, want, "m = {m}: column 5 of H, entry {j}");
         }
     }
@@ -106,7 +118,11 @@ fn hadamard_apply_is_the_dense_product() {
                 let want: f64 = (0..m)
                     .map(|i| r(i, p) * bdiag[i] * (0..d).map(|j| r(i, j) * z[j]).sum::<f64>())
                     .sum();
-                assert_close(got[p], want, &format!("hadamard({inner}) d = {d}: (S z)_{p}"));
+                assert_close(
+                    got[p],
+                    want,
+                    &format!("hadamard({inner}) d = {d}: (S z)_{p}"),
+                );
             }
         }
     }
@@ -140,9 +156,10 @@ fn hadamard_exact_moments_by_enumeration() {
                 for l in 0..d {
                     mean[j][l] += p * sm[j][l];
                     sts[j][l] += p * (0..d).map(|k| sm[k][j] * sm[k][l]).sum::<f64>();
-                    sas[j][l] += p * (0..d)
-                        .map(|k| sm[k][j] * (0..d).map(|t| a.get(k, t) * sm[t][l]).sum::<f64>())
-                        .sum::<f64>();
+                    sas[j][l] += p
+                        * (0..d)
+                            .map(|k| sm[k][j] * (0..d).map(|t| a.get(k, t) * sm[t][l]).sum::<f64>())
+                            .sum::<f64>();
                 }
             }
         }
@@ -152,7 +169,11 @@ fn hadamard_exact_moments_by_enumeration() {
             for l in 0..d {
                 let id = (j == l) as u8 as f64;
                 assert_close(mean[j][l], id, &format!("{name}: E[S]_{j}{l}"));
-                assert_close(sts[j][l], s.second_moment(j, l), &format!("{name}: E[SᵀS]_{j}{l}"));
+                assert_close(
+                    sts[j][l],
+                    s.second_moment(j, l),
+                    &format!("{name}: E[SᵀS]_{j}{l}"),
+                );
                 assert_close(sas[j][l], got.get(j, l), &format!("{name}: E[SᵀAS]_{j}{l}"));
             }
         }
@@ -195,16 +216,25 @@ fn hadamard_unbiased_at_large_d_by_statistics() {
     let chi = chi / d as f64;
     assert!((chi - 1.0).abs() < 0.15, "mean squared z-score {chi}");
     let want = s.l_d() * z.iter().map(|t| t * t).sum::<f64>();
-    assert!((norms / want - 1.0).abs() < 0.05, "E‖Sz‖² {norms} vs {want}");
+    assert!(
+        (norms / want - 1.0).abs() < 0.05,
+        "E‖Sz‖² {norms} vs {want}"
+    );
 }
 
 #[test]
 fn hadamard_refuses_inner_sketches_it_cannot_use() {
     let err = |r: mast::Result<Hadamard>| r.unwrap_err().to_string();
-    assert!(err(Hadamard::new(6, Box::new(Bernoulli::new(6, 0.5).unwrap()))).contains("pads to m = 8"));
+    assert!(
+        err(Hadamard::new(6, Box::new(Bernoulli::new(6, 0.5).unwrap()))).contains("pads to m = 8")
+    );
     let per = Bernoulli::per_coordinate(vec![0.5, 0.25, 0.5, 0.5]).unwrap();
     assert!(err(Hadamard::new(4, Box::new(per))).contains("not exchangeable"));
-    assert!(err(Hadamard::new(4, Box::new(DropConnect::new(4, 0.5).unwrap()))).contains("biased"));
+    assert!(err(Hadamard::new(
+        4,
+        Box::new(DropConnect::new(4, 0.5).unwrap())
+    ))
+    .contains("biased"));
 }
 
 #[test]
@@ -236,15 +266,26 @@ fn gaussian_moments_by_statistics() {
     // E[ξ²] = 1 + σ²: the sample second moment's standard error is about
     // √(Var ξ²/n) with Var ξ² = 4σ² + 2σ⁴.
     let se2 = ((4.0 * sigma2 + 2.0 * sigma2 * sigma2) / n).sqrt();
-    assert!((sumsq / n - s.second_moment(0, 0)).abs() < 5.0 * se2, "E[ξ²] = {}", sumsq / n);
-    assert!((cross / n - s.second_moment(0, 1)).abs() < 5.0 * se2, "E[ξ_j ξ_l] = {}", cross / n);
+    assert!(
+        (sumsq / n - s.second_moment(0, 0)).abs() < 5.0 * se2,
+        "E[ξ²] = {}",
+        sumsq / n
+    );
+    assert!(
+        (cross / n - s.second_moment(0, 1)).abs() < 5.0 * se2,
+        "E[ξ_j ξ_l] = {}",
+        cross / n
+    );
     // Same seed, same draw.
     let (mut a, mut b) = (SketchDraw::new(), SketchDraw::new());
     s.draw(&mut stream(9, Stream::Sketch), &mut a);
     s.draw(&mut stream(9, Stream::Sketch), &mut b);
     assert_eq!(a, b);
     assert!(Gaussian::new(3, 0.0).is_err() && Gaussian::new(3, f64::NAN).is_err());
-    assert_eq!(Gaussian::matching_bernoulli(3, 0.25).unwrap().variance(), 3.0);
+    assert_eq!(
+        Gaussian::matching_bernoulli(3, 0.25).unwrap().variance(),
+        3.0
+    );
 }
 
 #[test]
@@ -284,7 +325,11 @@ fn importance_sums_to_the_fraction_and_is_exact() {
             assert_close(mean[j], 1.0, "E[s_j]");
             assert_close(second[j], 1.0 / ps[j], "E[s_j²]");
         }
-        assert_close(s.l_s_max(), 1.0 / ps.iter().fold(1.0, |a: f64, &b| a.min(b)).powi(2), "L_S^max");
+        assert_close(
+            s.l_s_max(),
+            1.0 / ps.iter().fold(1.0, |a: f64, &b| a.min(b)).powi(2),
+            "L_S^max",
+        );
     }
     assert!(Bernoulli::importance(&[0.0, 0.0], 0.5).is_err());
     assert!(Bernoulli::importance(&[1.0, -1.0], 0.5).is_err());
@@ -319,14 +364,27 @@ fn operator_path_equals_the_diagonal_fast_path() {
             let mut fast = vec![0.0; d];
             let lf = f.sketched_loss_grad(&shift, &x, &draw, rows, &mut ws, &mut fast);
             let mut dense = vec![0.0; d];
-            let lo = operator_loss_grad(&f, s.as_ref(), &shift, &x, &draw, rows, &mut work, &mut dense);
+            let lo = operator_loss_grad(
+                &f,
+                s.as_ref(),
+                &shift,
+                &x,
+                &draw,
+                rows,
+                &mut work,
+                &mut dense,
+            );
             assert_close(lf, lo, &format!("{spec}: f_S"));
             let mut scattered = vec![0.0; d];
             for (k, (j, _)) in draw.iter().enumerate() {
                 scattered[j] = fast[k];
             }
             for j in 0..d {
-                assert_close(scattered[j], dense[j], &format!("{spec}: ∇f_S coordinate {j}"));
+                assert_close(
+                    scattered[j],
+                    dense[j],
+                    &format!("{spec}: ∇f_S coordinate {j}"),
+                );
             }
         }
     }
