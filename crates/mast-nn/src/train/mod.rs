@@ -285,11 +285,16 @@ impl<'m> Trainer<'m> {
             v.check(specs, "shift")?;
         }
         let fast_ok = settings.neuron_fast && shift.is_none() && matches!(model, Model::Mlp(_));
-        let pool = match settings
+        // A step in a pool of its own runs on one of the pool's threads, which
+        // takes part in every parallel kernel; called from outside a pool, each
+        // kernel would hand its work to the global pool's threads and wait for them.
+        let in_pool_of =
+            |n: usize| rayon::current_thread_index().is_some() && rayon::current_num_threads() == n;
+        let threads = settings
             .threads
-            .or_else(|| auto_threads(model, settings.batch))
-        {
-            Some(n) if settings.device.is_cpu() && n != rayon::current_num_threads() => Some(
+            .or_else(|| auto_threads(model, settings.batch));
+        let pool = match threads {
+            Some(n) if settings.device.is_cpu() && !in_pool_of(n) => Some(
                 rayon::ThreadPoolBuilder::new()
                     .num_threads(n)
                     .thread_name(|i| format!("mast-nn-step-{i}"))
