@@ -181,6 +181,16 @@ pub fn batch_tensors(
     classes: usize,
     device: &Device,
 ) -> (Tensor<2>, Tensor<2>) {
+    batch_tensors_owned(x.to_vec(), y, classes, device)
+}
+
+/// [`batch_tensors`] taking the pixels' buffer (no copy on the CPU).
+fn batch_tensors_owned(
+    x: Vec<f32>,
+    y: &[u8],
+    classes: usize,
+    device: &Device,
+) -> (Tensor<2>, Tensor<2>) {
     let b = y.len();
     let dim = x.len() / b.max(1);
     let mut onehot = vec![0.0f32; b * classes];
@@ -188,7 +198,7 @@ pub fn batch_tensors(
         onehot[i * classes + c as usize] = 1.0;
     }
     (
-        Tensor::from_data(TensorData::new(x.to_vec(), [b, dim]), device),
+        Tensor::from_data(TensorData::new(x, [b, dim]), device),
         Tensor::from_data(TensorData::new(onehot, [b, classes]), device),
     )
 }
@@ -371,17 +381,23 @@ impl<'m> Trainer<'m> {
     /// minibatch loss at the masked model. Runs in the trainer's thread pool (see
     /// [`TrainSettings::threads`]).
     pub fn step(&mut self, x: &[f32], y: &[u8]) -> Result<f64> {
+        self.step_owned(x.to_vec(), y)
+    }
+
+    /// [`Trainer::step`] taking the pixels' buffer, which becomes the input tensor's
+    /// without a copy on the CPU.
+    pub fn step_owned(&mut self, x: Vec<f32>, y: &[u8]) -> Result<f64> {
         match self.pool.clone() {
             Some(pool) => pool.install(|| self.step_here(x, y)),
             None => self.step_here(x, y),
         }
     }
 
-    /// [`Trainer::step`] in the current rayon pool.
-    fn step_here(&mut self, x: &[f32], y: &[u8]) -> Result<f64> {
+    /// [`Trainer::step_owned`] in the current rayon pool.
+    fn step_here(&mut self, x: Vec<f32>, y: &[u8]) -> Result<f64> {
         let masks = self.masks.next()?;
         let classes = *self.model.specs().last().map(|s| &s.units).unwrap_or(&2);
-        let (inputs, targets) = batch_tensors(x, y, classes, &self.device);
+        let (inputs, targets) = batch_tensors_owned(x, y, classes, &self.device);
         if let (Some(fast), Model::Mlp(mlp), None) = (&masks.fast, self.model, &self.shift) {
             return self.step_kept(mlp, fast, inputs, targets);
         }
@@ -681,7 +697,7 @@ impl<'m> Trainer<'m> {
                 .as_ref()
                 .is_some_and(|(_, every)| last.elapsed() >= *every)
         };
-        let (mut xb, mut yb) = (Vec::new(), Vec::new());
+        let mut yb = Vec::new();
         let per_epoch = batches
             .per_epoch()
             .min(self.settings.max_steps_per_epoch.unwrap_or(usize::MAX));
@@ -702,8 +718,10 @@ impl<'m> Trainer<'m> {
                     });
                 }
                 let t0 = Instant::now();
+                // A fresh buffer each step: it becomes the input tensor's.
+                let mut xb = Vec::with_capacity(self.settings.batch * train.dim());
                 train.gather(batches.batch(at.position), &mut xb, &mut yb);
-                match self.step(&xb, &yb) {
+                match self.step_owned(xb, &yb) {
                     Ok(l) => {
                         at.sum += l;
                         at.count += 1;
