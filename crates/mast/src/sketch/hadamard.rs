@@ -147,7 +147,7 @@ impl Sketch for Hadamard {
         out.aux.clear();
         out.aux
             .extend((0..self.m.div_ceil(64)).map(|_| rng.next_u64()));
-        if self.m % 64 != 0 {
+        if !self.m.is_multiple_of(64) {
             let last = out.aux.len() - 1;
             out.aux[last] &= (1u64 << (self.m % 64)) - 1;
         }
