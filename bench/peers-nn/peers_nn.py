@@ -95,6 +95,7 @@ def main():
     torch.set_num_interop_threads(1)
     os.makedirs(a.out, exist_ok=True)
     started = time.time()
+    load_start = os.getloadavg()[0]
 
     # 1. Step times, interleaved: per round and method, a block of mast steps and a block
     # of PyTorch steps (the order alternating between rounds), the other side idle.
@@ -158,15 +159,19 @@ def main():
         "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
         "cpu": os.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "seconds": round(time.time() - started, 1),
+        "load_avg_1min": [round(load_start, 2), round(os.getloadavg()[0], 2)],
     }
     write_atomic(os.path.join(a.out, "peers-nn.json"),
                  json.dumps({"meta": meta, "timing": timing, "accuracy": acc}, indent=1))
     csv = ["method,mast_ms,torch_ms,ratio_median,ratio_q25,ratio_q75,mast_overhead,"
            "torch_overhead,mast_acc,torch_acc"]
     md = [f"MLP 784-256-256-10, MNIST, batch {torch_mlp.BATCH}; {a.threads} threads each "
-          f"(RAYON_NUM_THREADS={a.threads}; torch.set_num_threads({a.threads})), "
+          f"(RAYON_NUM_THREADS={a.threads}, in which mast-nn runs this MLP's step on "
+          f"one thread, its default for small MLPs; torch.set_num_threads({a.threads})), "
           f"{a.rounds} interleaved rounds of {a.block} steps per method and side "
-          f"(after {a.warmup} warm-up steps); PyTorch {torch.__version__}; {meta['date']}.",
+          f"(after {a.warmup} warm-up steps); PyTorch {torch.__version__}; {meta['date']}; "
+          f"1-min load average {meta['load_avg_1min'][0]} at the start, "
+          f"{meta['load_avg_1min'][1]} at the end.",
           "",
           "| method | mast-nn ms/step | PyTorch ms/step | mast / PyTorch (IQR) "
           "| overhead vs plain: mast | PyTorch "

@@ -17,6 +17,8 @@
 //!     [--model mlp|resnet] [--methods erm,bernoulli:0.5,dropout:0.5] [--steps 100]
 //!     [--warmup 5] [--block 10] [--epochs 1] [--lr 0.02] [--momentum 0.9]
 //!     [--seed 1] [--data ROOT]   (ROOT holds images/mnist; default ../shared/data)
+//!     [--hidden 256,256]   (the MLP's hidden widths)
+//!     [--threads N]        (the step's threads; default: mast-nn's per-model choice)
 //! ```
 
 use std::io::{BufRead, Write};
@@ -48,6 +50,8 @@ struct Args {
     momentum: f64,
     seed: u64,
     data: PathBuf,
+    hidden: Vec<usize>,
+    threads: Option<usize>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -64,6 +68,8 @@ fn parse_args() -> Result<Args, String> {
         momentum: 0.9,
         seed: 1,
         data: data::default_data_root(&std::env::current_dir().map_err(|e| e.to_string())?),
+        hidden: vec![256, 256],
+        threads: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -90,6 +96,16 @@ fn parse_args() -> Result<Args, String> {
             "--momentum" => a.momentum = num("--momentum", value("--momentum")?)?,
             "--seed" => a.seed = num("--seed", value("--seed")?)? as u64,
             "--data" => a.data = PathBuf::from(value("--data")?),
+            "--hidden" => {
+                a.hidden = value("--hidden")?
+                    .split(',')
+                    .map(|w| {
+                        w.parse::<usize>()
+                            .map_err(|e| format!("--hidden `{w}`: {e}"))
+                    })
+                    .collect::<Result<_, _>>()?
+            }
+            "--threads" => a.threads = Some(num("--threads", value("--threads")?)? as usize),
             other => return Err(format!("unknown argument `{other}` (see the file's docs)")),
         }
     }
@@ -113,7 +129,7 @@ fn run() -> Result<(), String> {
     let sets = data::load(DatasetName::Mnist, &a.data, a.seed).map_err(|e| e.to_string())?;
     let arch = match a.model.as_str() {
         "mlp" => ArchConfig::Mlp {
-            hidden: vec![256, 256],
+            hidden: a.hidden.clone(),
         },
         "resnet" => ArchConfig::ResNet {
             channels: vec![16, 32],
@@ -134,6 +150,7 @@ fn run() -> Result<(), String> {
         eval_limit: None,
         max_steps_per_epoch: None,
         device: a.device,
+        threads: a.threads,
     };
     let new_trainer = |m: Method| {
         Trainer::new(&model, m, &settings, a.seed, None, None).map_err(|e| e.to_string())

@@ -52,6 +52,7 @@ fn main() {
         eval_limit: None,
         max_steps_per_epoch: None,
         device: Default::default(),
+        threads: None,
     };
     let methods = [
         "erm",

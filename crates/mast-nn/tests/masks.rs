@@ -353,6 +353,7 @@ fn trainer_steps_equal_the_reference(mom: f32, wd: f32) {
         eval_limit: None,
         max_steps_per_epoch: None,
         device: Default::default(),
+        threads: None,
     };
     let dev = cpu().autodiff();
     for method in [

@@ -52,6 +52,7 @@ fn settings(momentum: f64) -> TrainSettings {
         prefetch_masks: true,
         max_steps_per_epoch: Some(7),
         device: Default::default(),
+        threads: None,
     }
 }
 

@@ -26,6 +26,7 @@ fn settings(epochs: usize) -> TrainSettings {
         eval_limit: None,
         max_steps_per_epoch: None,
         device: Default::default(),
+        threads: None,
     }
 }
 
@@ -424,4 +425,84 @@ fn a_gpu_device_missing_from_the_build_is_a_clear_error() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("unknown device `tpu`"), "{err}");
+}
+
+/// `[train] threads` (the step's rayon pool) changes nothing in the results: the
+/// same rows and parameters, bit for bit, on 1, 2 and 3 threads and with the
+/// per-model default, for an MLP whose products are large enough for burn's
+/// kernels to split them over threads (128 × 256 × 256) and for a conv net.
+#[test]
+fn the_step_threads_do_not_change_the_results() {
+    let train = synthetic_set(384, 6, 6, 3, 1);
+    let test = synthetic_set(30, 6, 6, 3, 2);
+    let mlp = Model::new(
+        &ArchConfig::Mlp {
+            hidden: vec![256, 256],
+        },
+        [1, 6, 6],
+        3,
+    )
+    .unwrap();
+    let cnn = Model::new(
+        &ArchConfig::Cnn {
+            channels: [4, 4],
+            fc: 8,
+        },
+        [1, 6, 6],
+        3,
+    )
+    .unwrap();
+    for (model, method) in [
+        (&mlp, "erm"),
+        (&mlp, "bernoulli:0.5"),
+        (&mlp, "neuron:0.5"),
+        (&mlp, "dropout:0.5"),
+        (&cnn, "erm"),
+    ] {
+        let go = |threads: Option<usize>| {
+            let s = TrainSettings {
+                batch: 128,
+                threads,
+                ..settings(2)
+            };
+            let mut t = Trainer::new(model, method.parse().unwrap(), &s, 5, None, None).unwrap();
+            let rows = t.train(&train, &test, |_| Ok(())).unwrap();
+            (bits(&rows), t.params())
+        };
+        let auto = go(None);
+        for n in [1, 2, 3] {
+            assert_eq!(go(Some(n)), auto, "{method}: {n} thread(s) vs the default");
+        }
+    }
+    let zero = TrainSettings {
+        threads: Some(0),
+        ..settings(1)
+    };
+    assert!(zero.check().is_err());
+}
+
+/// The per-model default: one thread for MLPs under 1 GFLOP a step (the MNIST
+/// MLP 784-256-256-10 at batch 128), the caller's pool for larger MLPs and for
+/// the conv nets; `[train] threads` in a config overrides it.
+#[test]
+fn auto_threads_follows_the_flops_of_a_step() {
+    use mast_nn::train::auto_threads;
+    let mlp =
+        |hidden: Vec<usize>| Model::new(&ArchConfig::Mlp { hidden }, [1, 28, 28], 10).unwrap();
+    assert_eq!(auto_threads(&mlp(vec![256, 256]), 128), Some(1));
+    assert_eq!(auto_threads(&mlp(vec![1024, 1024]), 128), None);
+    assert_eq!(auto_threads(&mlp(vec![256, 256]), 1024), None);
+    let resnet = Model::new(
+        &ArchConfig::ResNet {
+            channels: vec![16, 32],
+        },
+        [1, 28, 28],
+        10,
+    )
+    .unwrap();
+    assert_eq!(auto_threads(&resnet, 128), None);
+    let s: TrainSettings = toml::from_str("epochs = 1\nlr = 0.1\nthreads = 2\n").unwrap();
+    assert_eq!(s.threads, Some(2));
+    let s: TrainSettings = toml::from_str("epochs = 1\nlr = 0.1\n").unwrap();
+    assert_eq!(s.threads, None);
 }
