@@ -316,11 +316,7 @@ impl Sketch for Hadamard {
         out.aux.clear();
         out.aux
             .extend((0..self.m.div_ceil(64)).map(|_| rng.next_u64()));
-<<<<<<< HEAD
-        if self.m % 64 != 0 {
-=======
         if !self.m.is_multiple_of(64) {
->>>>>>> h-nn
             let last = out.aux.len() - 1;
             out.aux[last] &= (1u64 << (self.m % 64)) - 1;
         }
@@ -417,7 +413,6 @@ pub fn fwht(u: &mut [f64]) {
         m.is_power_of_two(),
         "fwht: length {m} is not a power of two"
     );
-<<<<<<< HEAD
     if m <= L2_BLOCK {
         in_l2(u);
         return;
@@ -523,11 +518,6 @@ fn radix2(x0: &mut [f64], x1: &mut [f64]) {
         let (s, t) = (*a + *b, *a - *b);
         *a = s;
         *b = t;
-=======
-    let block = BLOCK.min(m);
-    for chunk in u.chunks_exact_mut(block) {
-        levels(chunk, 1, block);
->>>>>>> h-nn
     }
 }
 
