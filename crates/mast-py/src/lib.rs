@@ -124,6 +124,15 @@ fn reset_peak() {
     PEAK.store(LIVE.load(Ordering::Relaxed), Ordering::Relaxed);
 }
 
+/// The canonical text of a sketch spec (parsed by mast's registry, not built):
+/// raises `MastError` with mast's message for a bad one.
+#[pyfunction]
+fn sketch_spec(text: &str) -> PyResult<String> {
+    text.parse::<SketchSpec>()
+        .map(|s| s.to_string())
+        .map_err(py_err)
+}
+
 // ---------------------------------------------------------------------------
 // Data.
 
@@ -1204,6 +1213,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Objective>()?;
     m.add_class::<SketchSampler>()?;
     m.add_function(wrap_pyfunction!(load_svmlight, m)?)?;
+    m.add_function(wrap_pyfunction!(sketch_spec, m)?)?;
     m.add_function(wrap_pyfunction!(train, m)?)?;
     m.add_function(wrap_pyfunction!(train_config_file, m)?)?;
     m.add_function(wrap_pyfunction!(erm, m)?)?;

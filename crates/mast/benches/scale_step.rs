@@ -93,8 +93,7 @@ fn us_per_step(f: &LogisticRegression, sketch: &str, batch: usize, min_time: f64
     let sketch = build(sketch, d);
     // A small fixed step: the bench measures cost, not progress.
     let step = StepSize::Constant { gamma: 1e-3 };
-    let mut solver =
-        DoubleSketchedSgd::new(sketch, variant_of(batch), step, 42).expect("solver");
+    let mut solver = DoubleSketchedSgd::new(sketch, variant_of(batch), step, 42).expect("solver");
     let problem = MastProblem::new(f, Shift::zero(d));
     let mut state = solver.init(&problem).expect("init");
     let warm = Instant::now();

@@ -284,8 +284,9 @@ class Registered(Sketch):
     string: ``Registered("importance:file:p.txt", dim=123)``."""
 
     def __init__(self, spec: str, dim: Optional[int] = None):
-        # Built (and so checked) when used: some need the data (importance:sqrt-l).
-        self._spec = spec.strip()
+        # Parsed here; built (and so fully checked) when used: some need the data
+        # (importance:sqrt-l).
+        self._spec = _core.sketch_spec(spec)
         self.dim = dim
 
     @property

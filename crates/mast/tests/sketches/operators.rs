@@ -99,8 +99,12 @@ fn fwht_is_the_dense_hadamard_matrix() {
 #[test]
 fn hadamard_apply_is_the_dense_product() {
     // S = Pᵀ Rᵀ B R P with R = H D/√m, built densely.
-    for (d, inner) in [(6, "bernoulli:0.5"), (8, "rand-k:3"), (13, "gaussian:0.7")] {
-        let m = (d as usize).next_power_of_two();
+    for (d, inner) in [
+        (6usize, "bernoulli:0.5"),
+        (8, "rand-k:3"),
+        (13, "gaussian:0.7"),
+    ] {
+        let m = d.next_power_of_two();
         let b = make(inner, m);
         let s = Hadamard::new(d, b).unwrap();
         assert!(!s.is_diagonal());
@@ -141,13 +145,13 @@ fn hadamard_apply_is_the_dense_product() {
 #[test]
 fn hadamard_exact_moments_by_enumeration() {
     for (d, inner) in [
-        (3, "bernoulli:0.5"),
+        (3usize, "bernoulli:0.5"),
         (4, "bernoulli:0.25"),
         (3, "rand-k:2"),
         (5, "rand-k:3"),
         (2, "identity"),
     ] {
-        let m = (d as usize).next_power_of_two();
+        let m = d.next_power_of_two();
         let s = Hadamard::new(d, make(inner, m)).unwrap();
         let all = s.enumerate().expect("small enough to list");
         let total: f64 = all.iter().map(|(p, _)| p).sum();
