@@ -224,6 +224,15 @@ fn main() {
         let mut out = vec![0.0; d];
         let t = time(&mut || s.apply(&draw, &z, &mut out));
         println!("hadamard:bernoulli:0.5 S z at 2^20: {t:.1} µs");
+        let mut x = z.clone();
+        let t = time(&mut || {
+            s.descend(&draw, &z, 1e-9, &mut x, &mut out);
+        });
+        println!("hadamard:bernoulli:0.5 x ← x − γ Sᵀg at 2^20: {t:.1} µs");
+        let t = time(&mut || {
+            out.iter_mut().zip(&z).for_each(|(o, z)| *o = 0.5 * z);
+        });
+        println!("one pass o = z/2 over 2^20 values (one thread): {t:.1} µs");
     }
     if wanted("hadamard") {
         // Issue 16: a Hadamard step (two fast transforms each way, O(m log m)) against
@@ -246,6 +255,43 @@ fn main() {
         // Variant (II), batch 32 (or --batch B; 0: variant (I), full data).
         let batch = value("--batch").map_or(32, |b| b.parse().expect("--batch"));
         report_batch("d = 2^20", data, &sketches, min_time, batch);
+    }
+    if wanted("hadamard-phases") {
+        // The generic step's three phases at d = 2²⁰, batch 32: y = S x, the
+        // batch gradient at y, and x ← x − γ Sᵀg.
+        let d = 1usize << 20;
+        let data = news20_like(5_000, d, 450, 7);
+        let f = LogisticRegression::new(Arc::new(data), 1.0 / 5_000.0).expect("objective");
+        let s = build("hadamard:bernoulli:0.5", d);
+        let mut draw = SketchDraw::new();
+        s.draw(&mut stream(1, Stream::Sketch), &mut draw);
+        let mut x: Vec<f64> = (0..d).map(|j| 1e-3 * ((j % 7) as f64 - 3.0)).collect();
+        let (mut y, mut g, mut scratch) = (vec![0.0; d], vec![0.0; d], vec![0.0; d]);
+        let batch: Vec<usize> = (0..32).map(|i| 97 * i).collect();
+        let time = |f: &mut dyn FnMut()| {
+            (0..5)
+                .map(|_| {
+                    let start = Instant::now();
+                    let mut k = 0;
+                    while k < 3 || start.elapsed().as_secs_f64() < min_time / 5.0 {
+                        f();
+                        k += 1;
+                    }
+                    1e6 * start.elapsed().as_secs_f64() / k as f64
+                })
+                .fold(f64::INFINITY, f64::min)
+        };
+        let t_apply = time(&mut || s.apply(&draw, &x, &mut y));
+        let t_grad = time(&mut || {
+            f.loss_grad(&y, mast::objective::Rows::Batch(&batch), &mut g);
+        });
+        let t_descend = time(&mut || {
+            s.descend(&draw, &g, 1e-12, &mut x, &mut scratch);
+        });
+        println!(
+            "hadamard step phases at 2^20, batch 32: S x {t_apply:.1} µs, batch gradient \
+             {t_grad:.1} µs, descend {t_descend:.1} µs"
+        );
     }
     if wanted("a5a") {
         let a5a = std::env::var("MAST_A5A")

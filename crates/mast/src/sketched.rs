@@ -101,8 +101,9 @@ pub fn operator_loss_grad<O: Objective + ?Sized>(
 }
 
 /// One step of Algorithm 1 on the generic path: `x ← x − γ Sᵀ∇f(v + S(x − v))`
-/// over `rows`, all d coordinates. Returns the sketched loss before the step and
-/// whether it and the new iterate are finite.
+/// over `rows`, all d coordinates, the update by [`Sketch::descend`]. Returns the
+/// sketched loss before the step and whether it and the new iterate are finite.
+/// `scratch` (length d) is work space.
 #[allow(clippy::too_many_arguments)]
 pub fn operator_step<O: Objective + ?Sized>(
     objective: &O,
@@ -113,15 +114,21 @@ pub fn operator_step<O: Objective + ?Sized>(
     rows: Rows<'_>,
     gamma: f64,
     work: &mut OperatorWork,
-    grad: &mut [f64],
+    scratch: &mut [f64],
 ) -> crate::objective::StepOutcome {
-    let loss = operator_loss_grad(objective, sketch, shift, x, draw, rows, work, grad);
-    let mut finite = loss.is_finite();
-    for (xj, gj) in x.iter_mut().zip(grad.iter()) {
-        *xj -= gamma * gj;
-        finite &= xj.is_finite();
+    let d = objective.dim();
+    work.ensure(d);
+    if shift.is_zero {
+        sketch.apply(draw, &x[..d], &mut work.y);
+    } else {
+        sketch.apply_shifted(draw, x, &shift.v, &mut work.y);
     }
-    crate::objective::StepOutcome { loss, finite }
+    let loss = objective.loss_grad(&work.y, rows, &mut work.g);
+    let finite = sketch.descend(draw, &work.g, gamma, &mut x[..d], &mut scratch[..d]);
+    crate::objective::StepOutcome {
+        loss,
+        finite: finite && loss.is_finite(),
+    }
 }
 
 /// A Monte-Carlo estimate with its standard error.

@@ -8,6 +8,9 @@ use super::bit_batch::{self, BitBatch};
 use super::sparse_batch::SparseBatch;
 use super::sparse_step::SparseStep;
 use super::{Objective, Rows, Shift, StepOutcome, Workspace, CHUNK};
+
+/// Coordinates of one parallel task in the dense passes over the model.
+const COLUMN_CHUNK: usize = 1 << 15;
 use crate::data::{Dataset, Design};
 use crate::error::{MastError, Result};
 use crate::linalg::{axpy, dot, power_iteration, SymMatrix};
@@ -453,9 +456,19 @@ impl<L: MarginLoss> Objective for LinearModel<L> {
             }
             Rows::Batch(batch) => {
                 let nb = batch.len() as f64;
-                for (g, xj) in grad.iter_mut().zip(x) {
-                    *g = self.lambda * xj;
-                }
+                // g = λx and ‖x‖² in one parallel pass; the partial sums are added
+                // in chunk order, whatever the thread count.
+                let partial: Vec<f64> = grad
+                    .par_chunks_mut(COLUMN_CHUNK)
+                    .zip(x.par_chunks(COLUMN_CHUNK))
+                    .map(|(g, x)| {
+                        for (g, xj) in g.iter_mut().zip(x) {
+                            *g = self.lambda * xj;
+                        }
+                        dot(x, x)
+                    })
+                    .collect();
+                let xx: f64 = partial.iter().sum();
                 let mut s = 0.0;
                 for &i in batch {
                     let m = design.row_dot(i, x);
@@ -472,7 +485,7 @@ impl<L: MarginLoss> Objective for LinearModel<L> {
                         }
                     }
                 }
-                s / nb + 0.5 * self.lambda * dot(x, x)
+                s / nb + 0.5 * self.lambda * xx
             }
         }
     }

@@ -40,6 +40,9 @@ pub struct Shift {
     pub cache: Vec<f64>,
     /// `‖v‖²`.
     pub v_norm_sq: f64,
+    /// Whether every entry of v is exactly 0 (set by the constructors; the dense
+    /// paths then skip reading v).
+    pub is_zero: bool,
 }
 
 impl Shift {
@@ -57,6 +60,7 @@ impl Shift {
             v,
             cache,
             v_norm_sq,
+            is_zero,
         }
     }
 
@@ -66,6 +70,7 @@ impl Shift {
             v: vec![0.0; d],
             cache: Vec::new(),
             v_norm_sq: 0.0,
+            is_zero: true,
         }
     }
 }

@@ -125,72 +125,136 @@ thread_local! {
     static WORK: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Chunk of the element-wise passes run as one parallel task (a multiple of 64,
-/// so that a chunk starts at a sign word).
-const PASS_CHUNK: usize = 1 << 15;
-
 /// `x` with its sign flipped where bit `t` of `w` is set.
 #[inline(always)]
 fn flip(x: f64, w: u64, t: usize) -> f64 {
     f64::from_bits(x.to_bits() ^ (((w >> t) & 1) << 63))
 }
 
+/// The inner draw `B` with the `1/m` of the two transforms folded in: what the
+/// middle of [`Hadamard::sandwich`] multiplies the rotated coordinates by.
+#[derive(Clone, Copy)]
+enum Mask<'a> {
+    /// Kept where the bit is set, each scaled by the one factor; the rest zero.
+    Bits(&'a [u64], f64),
+    /// A factor for every rotated coordinate (zero where B drops it).
+    Dense(&'a [f64]),
+}
+
+/// `u_j ← B_jj u_j / m` for `j = at, at + 1, …` (`at` a multiple of 64).
+#[inline(always)]
+fn mask_body(u: &mut [f64], at: usize, mask: Mask<'_>) {
+    match mask {
+        Mask::Bits(bits, c) => keep_scaled_body(u, &bits[at / 64..], c),
+        Mask::Dense(factors) => {
+            for (o, &f) in u.iter_mut().zip(&factors[at..]) {
+                *o *= f;
+            }
+        }
+    }
+}
+
+/// What the last pass of [`Hadamard::sandwich`] does with `w = D H u`
+/// (`u` the masked rotated coordinates): `S z = Pᵀ w`.
+enum Finish<'a> {
+    /// `out = v + Pᵀ w` (`v = None`: zero).
+    Shifted {
+        out: &'a mut [f64],
+        v: Option<&'a [f64]>,
+    },
+    /// `x ← x − γ Pᵀ w`.
+    Descend { x: &'a mut [f64], gamma: f64 },
+}
+
 impl Hadamard {
-    /// `out = v + Pᵀ(D H B H D P (x − v))/m` (`v = None`: zero), in three
-    /// element-wise passes around the two transforms.
-    fn apply_into(&self, draw: &SketchDraw, x: &[f64], v: Option<&[f64]>, out: &mut [f64]) {
+    /// `S (z − v)` in three passes over memory, finished as `finish` says:
+    ///
+    /// 1. block by block (in L2, in parallel): `u = D P (z − v)`, then the lower
+    ///    levels of the first transform;
+    /// 2. tile by tile (in L1, in parallel): its upper levels, the mask `B/m`,
+    ///    and the upper levels of the second transform (the levels of `H`
+    ///    commute, so the second transform may start with them);
+    /// 3. block by block: the lower levels of the second transform, then the
+    ///    signs `D` and `finish`.
+    ///
+    /// Every value goes through the same operations in the same order whatever
+    /// the thread count. Returns whether the values written are all finite.
+    fn sandwich(
+        &self,
+        draw: &SketchDraw,
+        z: &[f64],
+        v: Option<&[f64]>,
+        finish: Finish<'_>,
+    ) -> bool {
         use rayon::prelude::*;
         let (d, m) = (self.d, self.m);
         let signs = &draw.aux;
         let mut u = WORK.with_borrow_mut(std::mem::take);
         u.resize(m, 0.0);
-        // u = D P (x − v)
-        u[..d]
-            .par_chunks_mut(PASS_CHUNK)
-            .enumerate()
-            .for_each(|(c, chunk)| {
-                let j0 = c * PASS_CHUNK;
-                let end = j0 + chunk.len();
-                let v = v.map(|v| &v[j0..end]);
-                load_signed(chunk, &x[j0..end], v, &signs[j0 / 64..]);
-            });
-        u[d..].fill(0.0);
-        fwht(&mut u);
-        // u = B u / m: the kept rotated coordinates, scaled; the rest zero.
+        let mut factors = Vec::new();
         let inv_m = 1.0 / m as f64;
-        match (draw.member_bits(), draw.common_scale()) {
-            (Some(bits), Some(c)) => {
-                let c = c * inv_m;
-                u.par_chunks_mut(PASS_CHUNK)
-                    .enumerate()
-                    .for_each(|(k, chunk)| keep_scaled(chunk, &bits[k * PASS_CHUNK / 64..], c));
-            }
+        let mask = match (draw.member_bits(), draw.common_scale()) {
+            (Some(bits), Some(c)) => Mask::Bits(bits, c * inv_m),
             _ => {
-                let mut next = 0;
+                factors.resize(m, 0.0);
                 for (j, c) in draw.iter() {
-                    u[next..j].fill(0.0);
-                    u[j] *= c * inv_m;
-                    next = j + 1;
+                    factors[j] = c * inv_m;
                 }
-                u[next..].fill(0.0);
+                Mask::Dense(&factors)
             }
+        };
+        let block = L2_BLOCK.min(m);
+        // 1. u = D P (z − v), lower levels.
+        u.par_chunks_mut(block).enumerate().for_each(|(b, chunk)| {
+            // The block's model coordinates: j0 .. j0 + valid (none past d).
+            let j0 = (b * block).min(d);
+            let valid = (d - j0).min(block);
+            let v = v.map(|v| &v[j0..j0 + valid]);
+            load_signed(
+                &mut chunk[..valid],
+                &z[j0..j0 + valid],
+                v,
+                &signs[b * block / 64..],
+            );
+            chunk[valid..].fill(0.0);
+            in_l2(chunk);
+        });
+        // 2. upper levels, the mask, upper levels.
+        if m <= L2_BLOCK {
+            masked(&mut u, 0, mask);
+        } else {
+            sandwich_upper_levels(&mut u, mask);
         }
-        fwht(&mut u);
-        // out = v + Pᵀ D u
-        out[..d]
-            .par_chunks_mut(PASS_CHUNK)
-            .enumerate()
-            .for_each(|(c, chunk)| {
-                let j0 = c * PASS_CHUNK;
-                let end = j0 + chunk.len();
-                let v = v.map(|v| &v[j0..end]);
-                store_signed(chunk, &u[j0..end], v, &signs[j0 / 64..]);
-            });
+        // 3. lower levels, D, finish.
+        let finite = match finish {
+            Finish::Shifted { out, v } => {
+                u.par_chunks_mut(block)
+                    .zip(out.par_chunks_mut(block))
+                    .enumerate()
+                    .for_each(|(b, (chunk, out))| {
+                        let j0 = b * block;
+                        in_l2(chunk);
+                        let v = v.map(|v| &v[j0..j0 + out.len()]);
+                        store_signed(out, &chunk[..out.len()], v, &signs[j0 / 64..]);
+                    });
+                true
+            }
+            Finish::Descend { x, gamma } => u
+                .par_chunks_mut(block)
+                .zip(x.par_chunks_mut(block))
+                .enumerate()
+                .map(|(b, (chunk, x))| {
+                    in_l2(chunk);
+                    descend_signed(x, &chunk[..x.len()], gamma, &signs[b * block / 64..])
+                })
+                .reduce(|| true, |a, b| a & b),
+        };
         WORK.with_borrow_mut(|w| {
             if w.capacity() < u.capacity() {
                 *w = u;
             }
         });
+        finite
     }
 }
 
@@ -199,17 +263,17 @@ impl Hadamard {
 /// loops use wide vectors. Add and subtract are exact IEEE operations whatever
 /// the vector width: the results are the same on every path.
 macro_rules! widened {
-    ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),*) => $body:ident) => {
+    ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)? => $body:ident) => {
         $(#[$doc])*
-        fn $name($($arg: $ty),*) {
+        fn $name($($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f")]
-                unsafe fn avx512($($arg: $ty),*) {
+                unsafe fn avx512($($arg: $ty),*) $(-> $ret)? {
                     $body($($arg),*)
                 }
                 #[target_feature(enable = "avx2")]
-                unsafe fn avx2($($arg: $ty),*) {
+                unsafe fn avx2($($arg: $ty),*) $(-> $ret)? {
                     $body($($arg),*)
                 }
                 if std::arch::is_x86_feature_detected!("avx512f") {
@@ -235,18 +299,14 @@ widened!(
     fn store_signed(out: &mut [f64], u: &[f64], v: Option<&[f64]>, signs: &[u64]) => store_signed_body
 );
 widened!(
-    /// `u_j = c·u_j` where bit j of `bits` is set, else 0.
-    fn keep_scaled(u: &mut [f64], bits: &[u64], c: f64) => keep_scaled_body
+    /// `x_j ← x_j ∓ γ u_j`, the sign from bit j of `signs`; whether every new
+    /// `x_j` is finite.
+    fn descend_signed(x: &mut [f64], u: &[f64], gamma: f64, signs: &[u64]) -> bool => descend_signed_body
 );
 widened!(
-    /// All levels of one block of at most [`L2_BLOCK`] values.
-    fn in_l2(block: &mut [f64]) => in_l2_body
+    /// `u_j ← B_jj u_j / m` (see [`Mask`]) for `j = at, at + 1, …`.
+    fn masked(u: &mut [f64], at: usize, mask: Mask<'_>) => mask_body
 );
-widened!(
-    /// One tile of [`upper_levels`].
-    fn tile(ptr: SendPtr, first: usize, l0: u32, span: usize, c0: usize) => tile_body
-);
-
 #[inline(always)]
 fn load_signed_body(out: &mut [f64], x: &[f64], v: Option<&[f64]>, signs: &[u64]) {
     for (k, (block, &w)) in out.chunks_mut(64).zip(signs).enumerate() {
@@ -285,6 +345,20 @@ fn store_signed_body(out: &mut [f64], u: &[f64], v: Option<&[f64]>, signs: &[u64
             }
         }
     }
+}
+
+#[inline(always)]
+fn descend_signed_body(x: &mut [f64], u: &[f64], gamma: f64, signs: &[u64]) -> bool {
+    // x·0 is 0 for a finite x and NaN otherwise: one sum says whether all are.
+    let mut nan_if_not_finite = 0.0;
+    for (k, (block, &w)) in x.chunks_mut(64).zip(signs).enumerate() {
+        let us = &u[64 * k..64 * k + block.len()];
+        for (t, (o, &a)) in block.iter_mut().zip(us).enumerate() {
+            *o -= gamma * flip(a, w, t);
+            nan_if_not_finite += *o * 0.0;
+        }
+    }
+    nan_if_not_finite == 0.0
 }
 
 #[inline(always)]
@@ -327,11 +401,22 @@ impl Sketch for Hadamard {
     }
 
     fn apply(&self, draw: &SketchDraw, z: &[f64], out: &mut [f64]) {
-        self.apply_into(draw, z, None, out);
+        self.sandwich(draw, z, None, Finish::Shifted { out, v: None });
+    }
+
+    fn descend(
+        &self,
+        draw: &SketchDraw,
+        g: &[f64],
+        gamma: f64,
+        x: &mut [f64],
+        _scratch: &mut [f64],
+    ) -> bool {
+        self.sandwich(draw, g, None, Finish::Descend { x, gamma })
     }
 
     fn apply_shifted(&self, draw: &SketchDraw, x: &[f64], v: &[f64], y: &mut [f64]) {
-        self.apply_into(draw, x, Some(v), y);
+        self.sandwich(draw, x, Some(v), Finish::Shifted { out: y, v: Some(v) });
     }
 
     fn second_moment(&self, j: usize, l: usize) -> f64 {
@@ -434,137 +519,414 @@ unsafe impl Sync for SendPtr {}
 
 /// The levels at and above [`L2_BLOCK`]: `u` seen as `rows = m/L2_BLOCK` rows of
 /// L2_BLOCK values; the transform across rows, up to four levels (16 rows) in one
-/// pass over memory, tile by tile of 16 rows × [`TILE_COLUMNS`], tiles in
-/// parallel. Levels run in increasing order, as in [`levels`].
+/// pass over memory ([`upper_group`]). Levels run in increasing order, as in
+/// [`levels`].
 fn upper_levels(u: &mut [f64]) {
+    for (l0, g) in row_level_groups(u.len()) {
+        upper_group(u, l0, g, None);
+    }
+}
+
+/// The upper levels of two transforms with the mask between them (the middle
+/// pass of [`Hadamard::sandwich`]): the first transform's groups in increasing
+/// order, its last group fused with the mask and the second transform's same
+/// group, then the second transform's other groups in decreasing order.
+fn sandwich_upper_levels(u: &mut [f64], mask: Mask<'_>) {
+    let groups = row_level_groups(u.len());
+    let (&(l_last, g_last), rest) = groups.split_last().expect("m > L2_BLOCK");
+    for &(l0, g) in rest {
+        upper_group(u, l0, g, None);
+    }
+    upper_group(u, l_last, g_last, Some(mask));
+    for &(l0, g) in rest.iter().rev() {
+        upper_group(u, l0, g, None);
+    }
+}
+
+/// The groups of at most four row levels, `(first level, levels)`, of a vector
+/// of length m > [`L2_BLOCK`].
+fn row_level_groups(m: usize) -> Vec<(u32, u32)> {
+    let row_levels = (m / L2_BLOCK).trailing_zeros();
+    (0..row_levels)
+        .step_by(4)
+        .map(|l0| (l0, (row_levels - l0).min(4)))
+        .collect()
+}
+
+/// Row levels `l0 .. l0 + g` in one pass over memory, tile by tile of `2^g` rows
+/// × [`TILE_COLUMNS`], tiles in parallel; with `mask`, each tile runs its levels,
+/// the mask, and its levels again.
+fn upper_group(u: &mut [f64], l0: u32, g: u32, mask: Option<Mask<'_>>) {
     use rayon::prelude::*;
     let rows = u.len() / L2_BLOCK;
-    let row_levels = rows.trailing_zeros();
     let base_ptr = SendPtr(u.as_mut_ptr());
     let pieces = L2_BLOCK / TILE_COLUMNS;
-    let mut l0 = 0;
-    while l0 < row_levels {
-        let g = (row_levels - l0).min(4);
-        let span = 1usize << g;
-        // The groups: rows whose bits l0..l0+g are zero, each with its span.
-        let groups: Vec<usize> = (0..rows).filter(|r| (r >> l0) & (span - 1) == 0).collect();
-        (0..groups.len() * pieces).into_par_iter().for_each(|t| {
-            tile(
-                base_ptr,
-                groups[t / pieces],
-                l0,
-                span,
-                (t % pieces) * TILE_COLUMNS,
-            )
-        });
-        l0 += g;
-    }
+    let span = 1usize << g;
+    // The groups: rows whose bits l0..l0+g are zero, each with its span.
+    let groups: Vec<usize> = (0..rows).filter(|r| (r >> l0) & (span - 1) == 0).collect();
+    (0..groups.len() * pieces).into_par_iter().for_each(|t| {
+        let (first, c0) = (groups[t / pieces], (t % pieces) * TILE_COLUMNS);
+        match mask {
+            None => tile(base_ptr, first, l0, span, c0, None),
+            Some(mask) => tile(base_ptr, first, l0, span, c0, Some(mask)),
+        }
+    });
 }
 
 /// All levels of the transform of one block of at most [`L2_BLOCK`] values: the
-/// lower ones [`L1_BLOCK`] values at a time.
+/// levels 1 … 64 on 128 contiguous values at a time, the rest of the levels
+/// below [`L1_BLOCK`] block by block in L1, then those above.
 #[inline(always)]
-fn in_l2_body(block: &mut [f64]) {
+fn in_l2_lanes<V: Lanes>(block: &mut [f64]) {
     let n = block.len();
+    if n < 128 {
+        levels_scalar(block, 1, n);
+        return;
+    }
     let l1 = L1_BLOCK.min(n);
     for sub in block.chunks_exact_mut(l1) {
-        levels(sub, 1, l1);
+        for chunk in sub.chunks_exact_mut(128) {
+            let p = chunk.as_mut_ptr();
+            let mut r = [V::splat(0.0); 16];
+            for (k, row) in r.iter_mut().enumerate() {
+                // SAFETY: 8k + 8 ≤ 128 = chunk.len().
+                *row = unsafe { V::load(p.add(8 * k)) }.lanes8();
+            }
+            butterflies(&mut r);
+            for (k, row) in r.iter().enumerate() {
+                // SAFETY: as above.
+                unsafe { row.store(p.add(8 * k)) };
+            }
+        }
+        levels::<V>(sub, 128, l1);
     }
-    levels(block, l1, n);
+    levels::<V>(block, l1, n);
 }
 
-/// Levels `l0 .. l0 + log2(span)` across the rows `first + (k << l0)`, k < span,
-/// on columns `c0 .. c0 + TILE_COLUMNS` (see [`upper_levels`]).
+/// Eight values in one vector register where the CPU has them: the operations
+/// the transform's kernels need. Every implementation makes the same IEEE
+/// operations on each value, so the results do not depend on which one runs.
+trait Lanes: Copy {
+    /// All eight equal to `x`.
+    fn splat(x: f64) -> Self;
+    /// The eight values at `p`.
+    ///
+    /// # Safety
+    /// `p .. p + 8` must be readable.
+    unsafe fn load(p: *const f64) -> Self;
+    /// Writes the eight values at `p`.
+    ///
+    /// # Safety
+    /// `p .. p + 8` must be writable.
+    unsafe fn store(self, p: *mut f64);
+    /// Lane by lane `a + b`.
+    fn add(self, b: Self) -> Self;
+    /// Lane by lane `a − b`.
+    fn sub(self, b: Self) -> Self;
+    /// Lane by lane `a·b`.
+    fn mul(self, b: Self) -> Self;
+    /// The levels 1, 2 and 4 inside the eight values: `(a, b) ← (a + b, a − b)`
+    /// for the pairs `(o_i, o_{i+s})`, i & s = 0, s = 1, 2, 4 in turn.
+    fn lanes8(self) -> Self;
+    /// `(o_t·c)·keep_t` with `keep_t` bit t of `w` (0 or 1), as [`mask_body`].
+    fn scale_keep(self, c: f64, w: u64) -> Self;
+}
+
+/// [`Lanes`] as a plain array (vectorised by the compiler where it can).
+#[derive(Clone, Copy)]
+struct Plain([f64; 8]);
+
+impl Plain {
+    #[inline(always)]
+    fn lane_level<const S: usize>(self) -> Self {
+        let o = self.0;
+        let mut n = [0.0; 8];
+        for (i, n) in n.iter_mut().enumerate() {
+            let t = o[i ^ S];
+            *n = if i & S == 0 { o[i] + t } else { t - o[i] };
+        }
+        Plain(n)
+    }
+}
+
+impl Lanes for Plain {
+    #[inline(always)]
+    fn splat(x: f64) -> Self {
+        Plain([x; 8])
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f64) -> Self {
+        // SAFETY: the caller's.
+        Plain(unsafe { std::ptr::read_unaligned(p as *const [f64; 8]) })
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f64) {
+        // SAFETY: the caller's.
+        unsafe { std::ptr::write_unaligned(p as *mut [f64; 8], self.0) }
+    }
+    #[inline(always)]
+    fn add(self, b: Self) -> Self {
+        Plain(std::array::from_fn(|i| self.0[i] + b.0[i]))
+    }
+    #[inline(always)]
+    fn sub(self, b: Self) -> Self {
+        Plain(std::array::from_fn(|i| self.0[i] - b.0[i]))
+    }
+    #[inline(always)]
+    fn mul(self, b: Self) -> Self {
+        Plain(std::array::from_fn(|i| self.0[i] * b.0[i]))
+    }
+    #[inline(always)]
+    fn lanes8(self) -> Self {
+        self.lane_level::<1>().lane_level::<2>().lane_level::<4>()
+    }
+    #[inline(always)]
+    fn scale_keep(self, c: f64, w: u64) -> Self {
+        Plain(std::array::from_fn(|t| {
+            self.0[t] * c * ((w >> t) & 1) as f64
+        }))
+    }
+}
+
+/// [`Lanes`] in one AVX-512 register (used only where the CPU has AVX-512F).
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+struct Avx512(std::arch::x86_64::__m512d);
+
+#[cfg(target_arch = "x86_64")]
+impl Lanes for Avx512 {
+    #[inline(always)]
+    fn splat(x: f64) -> Self {
+        // SAFETY (here and below): these run only inside functions compiled with
+        // AVX-512F, called after checking that the CPU has it.
+        Avx512(unsafe { std::arch::x86_64::_mm512_set1_pd(x) })
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f64) -> Self {
+        Avx512(unsafe { std::arch::x86_64::_mm512_loadu_pd(p) })
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f64) {
+        unsafe { std::arch::x86_64::_mm512_storeu_pd(p, self.0) }
+    }
+    #[inline(always)]
+    fn add(self, b: Self) -> Self {
+        Avx512(unsafe { std::arch::x86_64::_mm512_add_pd(self.0, b.0) })
+    }
+    #[inline(always)]
+    fn sub(self, b: Self) -> Self {
+        Avx512(unsafe { std::arch::x86_64::_mm512_sub_pd(self.0, b.0) })
+    }
+    #[inline(always)]
+    fn mul(self, b: Self) -> Self {
+        Avx512(unsafe { std::arch::x86_64::_mm512_mul_pd(self.0, b.0) })
+    }
+    #[inline(always)]
+    fn lanes8(self) -> Self {
+        use std::arch::x86_64::*;
+        unsafe {
+            let v = self.0;
+            // Level 1: swap neighbours; the upper of each pair takes t − v.
+            let t = _mm512_permute_pd::<0x55>(v);
+            let v = _mm512_mask_sub_pd(_mm512_add_pd(v, t), 0xAA, t, v);
+            // Level 2: swap pairs inside each half.
+            let t = _mm512_permutex_pd::<0x4E>(v);
+            let v = _mm512_mask_sub_pd(_mm512_add_pd(v, t), 0xCC, t, v);
+            // Level 4: swap the halves.
+            let t = _mm512_shuffle_f64x2::<0x4E>(v, v);
+            Avx512(_mm512_mask_sub_pd(_mm512_add_pd(v, t), 0xF0, t, v))
+        }
+    }
+    #[inline(always)]
+    fn scale_keep(self, c: f64, w: u64) -> Self {
+        use std::arch::x86_64::*;
+        unsafe {
+            let keep = _mm512_maskz_mov_pd(w as u8, _mm512_set1_pd(1.0));
+            Avx512(_mm512_mul_pd(
+                _mm512_mul_pd(self.0, _mm512_set1_pd(c)),
+                keep,
+            ))
+        }
+    }
+}
+
+/// The levels 1, 2, …, R/2 across the R rows of eight values held in `r` (in
+/// registers), in increasing order.
 #[inline(always)]
-fn tile_body(ptr: SendPtr, first: usize, l0: u32, span: usize, c0: usize) {
-    let mut h = 1;
-    while h < span {
-        for k in 0..span {
-            if k & h != 0 {
-                continue;
+fn butterflies<V: Lanes, const R: usize>(r: &mut [V; R]) {
+    let mut s = 1;
+    while s < R {
+        for k in 0..R {
+            if k & s == 0 {
+                let (a, b) = (r[k], r[k + s]);
+                r[k] = a.add(b);
+                r[k + s] = a.sub(b);
             }
-            let (ra, rb) = (first + (k << l0), first + ((k + h) << l0));
-            // SAFETY: rows ra ≠ rb lie inside the vector; the task running this
-            // tile alone touches columns c0..c0 + TILE_COLUMNS of its group's rows.
-            let (a, b) = unsafe {
-                (
-                    std::slice::from_raw_parts_mut(ptr.0.add(ra * L2_BLOCK + c0), TILE_COLUMNS),
-                    std::slice::from_raw_parts_mut(ptr.0.add(rb * L2_BLOCK + c0), TILE_COLUMNS),
-                )
-            };
-            radix2(a, b);
+        }
+        s *= 2;
+    }
+}
+
+/// Levels `h, 2h, …, (R/2)·h` over `u` (h a multiple of 8, `u.len()` a multiple
+/// of R·h): R rows at stride h, eight columns at a time in registers.
+#[inline(always)]
+fn rows_kernel<V: Lanes, const R: usize>(u: &mut [f64], h: usize) {
+    assert!(h.is_multiple_of(8) && u.len().is_multiple_of(R * h));
+    for chunk in u.chunks_exact_mut(R * h) {
+        let p = chunk.as_mut_ptr();
+        for c in (0..h).step_by(8) {
+            let mut r = [V::splat(0.0); R];
+            for (k, row) in r.iter_mut().enumerate() {
+                // SAFETY: k·h + c + 8 ≤ R·h = chunk.len().
+                *row = unsafe { V::load(p.add(k * h + c)) };
+            }
+            butterflies(&mut r);
+            for (k, row) in r.iter().enumerate() {
+                // SAFETY: as above.
+                unsafe { row.store(p.add(k * h + c)) };
+            }
+        }
+    }
+}
+
+/// The levels `h = from, 2·from, … < to` of the transform over `u` (`from` ≥ 8),
+/// up to four at a time.
+#[inline(always)]
+fn levels<V: Lanes>(u: &mut [f64], from: usize, to: usize) {
+    let mut h = from;
+    while h < to {
+        // Rows 4 KiB apart or more share a set of the L1 cache (12 ways): at most
+        // eight of them at a time.
+        let most = if h >= 512 { 3 } else { 4 };
+        let g = (to / h).trailing_zeros().min(most);
+        match g {
+            1 => rows_kernel::<V, 2>(u, h),
+            2 => rows_kernel::<V, 4>(u, h),
+            3 => rows_kernel::<V, 8>(u, h),
+            _ => rows_kernel::<V, 16>(u, h),
+        }
+        h <<= g;
+    }
+}
+
+/// The levels `h = from, 2·from, … < to` one by one (short vectors).
+#[inline(always)]
+fn levels_scalar(u: &mut [f64], from: usize, to: usize) {
+    let mut h = from;
+    while h < to {
+        for pair in u.chunks_exact_mut(2 * h) {
+            let (x0, x1) = pair.split_at_mut(h);
+            for (a, b) in x0.iter_mut().zip(x1) {
+                let (s, t) = (*a + *b, *a - *b);
+                *a = s;
+                *b = t;
+            }
         }
         h *= 2;
     }
 }
 
-/// Levels h and 2h over four strided rows.
+/// Levels `l0 .. l0 + log2(span)` across the rows `first + (k << l0)`, k < span,
+/// on columns `c0 .. c0 + TILE_COLUMNS` (see [`upper_group`]), eight columns at a
+/// time in registers; with `mask`, the levels, the mask and the levels again.
 #[inline(always)]
-fn radix4(x0: &mut [f64], x1: &mut [f64], x2: &mut [f64], x3: &mut [f64]) {
-    for (((a, b), c), e) in x0.iter_mut().zip(x1).zip(x2).zip(x3) {
-        let (s0, d0) = (*a + *b, *a - *b);
-        let (s1, d1) = (*c + *e, *c - *e);
-        *a = s0 + s1;
-        *c = s0 - s1;
-        *b = d0 + d1;
-        *e = d0 - d1;
+fn tile_lanes<V: Lanes>(
+    ptr: SendPtr,
+    first: usize,
+    l0: u32,
+    span: usize,
+    c0: usize,
+    mask: Option<Mask<'_>>,
+) {
+    match span {
+        2 => tile_rows::<V, 2>(ptr, first, l0, c0, mask),
+        4 => tile_rows::<V, 4>(ptr, first, l0, c0, mask),
+        8 => tile_rows::<V, 8>(ptr, first, l0, c0, mask),
+        16 => tile_rows::<V, 16>(ptr, first, l0, c0, mask),
+        _ => unreachable!("a group spans 2 to 16 rows"),
     }
 }
 
-/// One level over two strided rows.
 #[inline(always)]
-fn radix2(x0: &mut [f64], x1: &mut [f64]) {
-    for (a, b) in x0.iter_mut().zip(x1) {
-        let (s, t) = (*a + *b, *a - *b);
-        *a = s;
-        *b = t;
+fn tile_rows<V: Lanes, const R: usize>(
+    ptr: SendPtr,
+    first: usize,
+    l0: u32,
+    c0: usize,
+    mask: Option<Mask<'_>>,
+) {
+    let mut at = [0; R];
+    for (k, a) in at.iter_mut().enumerate() {
+        *a = (first + (k << l0)) * L2_BLOCK + c0;
+    }
+    for c in (0..TILE_COLUMNS).step_by(8) {
+        let mut r = [V::splat(0.0); R];
+        for (row, &a) in r.iter_mut().zip(&at) {
+            // SAFETY: the rows lie inside the vector; the task running this tile
+            // alone touches columns c0..c0 + TILE_COLUMNS of its group's rows.
+            *row = unsafe { V::load(ptr.0.add(a + c)) };
+        }
+        butterflies(&mut r);
+        if let Some(mask) = mask {
+            for (row, &a) in r.iter_mut().zip(&at) {
+                let j = a + c;
+                *row = match mask {
+                    Mask::Bits(bits, s) => row.scale_keep(s, bits[j / 64] >> (j % 64)),
+                    Mask::Dense(factors) => {
+                        let f = &factors[j..j + 8];
+                        // SAFETY: f has eight values.
+                        row.mul(unsafe { V::load(f.as_ptr()) })
+                    }
+                };
+            }
+            butterflies(&mut r);
+        }
+        for (row, &a) in r.iter().zip(&at) {
+            // SAFETY: as above.
+            unsafe { row.store(ptr.0.add(a + c)) };
+        }
     }
 }
 
-/// The levels `h = from, 2·from, … < to` of the transform over `u`.
-#[inline(always)]
-fn levels(u: &mut [f64], from: usize, to: usize) {
-    let mut h = from;
-    if h == 1 && to >= 8 {
-        // Levels 1, 2 and 4 on eight contiguous values at once.
-        for o in u.chunks_exact_mut(8) {
-            let (a0, a1) = (o[0] + o[1], o[0] - o[1]);
-            let (a2, a3) = (o[2] + o[3], o[2] - o[3]);
-            let (a4, a5) = (o[4] + o[5], o[4] - o[5]);
-            let (a6, a7) = (o[6] + o[7], o[6] - o[7]);
-            let (b0, b2) = (a0 + a2, a0 - a2);
-            let (b1, b3) = (a1 + a3, a1 - a3);
-            let (b4, b6) = (a4 + a6, a4 - a6);
-            let (b5, b7) = (a5 + a7, a5 - a7);
-            o[0] = b0 + b4;
-            o[4] = b0 - b4;
-            o[1] = b1 + b5;
-            o[5] = b1 - b5;
-            o[2] = b2 + b6;
-            o[6] = b2 - b6;
-            o[3] = b3 + b7;
-            o[7] = b3 - b7;
-        }
-        h = 8;
-    }
-    while h < to {
-        if 4 * h <= to {
-            for quad in u.chunks_exact_mut(4 * h) {
-                let (lo, hi) = quad.split_at_mut(2 * h);
-                let (x0, x1) = lo.split_at_mut(h);
-                let (x2, x3) = hi.split_at_mut(h);
-                radix4(x0, x1, x2, x3);
+/// Runs `$generic::<V>(args)` with `V` = [`Avx512`] where the CPU has AVX-512F,
+/// else with [`Plain`] compiled for AVX2 where the CPU has that.
+macro_rules! lanes_dispatch {
+    ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),*) => $generic:ident) => {
+        $(#[$doc])*
+        fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f")]
+                unsafe fn avx512($($arg: $ty),*) {
+                    $generic::<Avx512>($($arg),*)
+                }
+                #[target_feature(enable = "avx2")]
+                unsafe fn avx2($($arg: $ty),*) {
+                    $generic::<Plain>($($arg),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: the CPU has AVX-512F.
+                    return unsafe { avx512($($arg),*) };
+                }
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU has AVX2.
+                    return unsafe { avx2($($arg),*) };
+                }
             }
-            h *= 4;
-        } else {
-            for pair in u.chunks_exact_mut(2 * h) {
-                let (x0, x1) = pair.split_at_mut(h);
-                radix2(x0, x1);
-            }
-            h *= 2;
+            $generic::<Plain>($($arg),*)
         }
-    }
+    };
 }
+
+lanes_dispatch!(
+    /// All levels of one block of at most [`L2_BLOCK`] values.
+    fn in_l2(block: &mut [f64]) => in_l2_lanes
+);
+lanes_dispatch!(
+    /// One tile of [`upper_group`]; with a mask, the levels, the mask and the
+    /// levels again.
+    fn tile(ptr: SendPtr, first: usize, l0: u32, span: usize, c0: usize, mask: Option<Mask<'_>>) => tile_lanes
+);
 
 /// The recipe of `hadamard:INNER`.
 #[derive(Debug)]

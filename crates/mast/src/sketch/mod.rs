@@ -390,6 +390,37 @@ pub trait Sketch: Send + Sync + std::fmt::Debug {
         self.apply(draw, g, out);
     }
 
+    /// The step `x ← x − γ Sᵀ g` for the draw `draw` (dense, length d); returns
+    /// whether the new `x` is finite. `scratch` (length d) is work space. The
+    /// default forms `Sᵀ g` in `scratch` by [`Sketch::apply_transpose`]; a sketch
+    /// that can fuse the update into its last pass (as [`Hadamard`]) overrides
+    /// it, with the same result bit for bit.
+    ///
+    /// ```
+    /// use mast::sketch::{Identity, Sketch, SketchDraw};
+    /// let s = Identity::new(2);
+    /// let draw = SketchDraw::from_parts(vec![0, 1], vec![1.0, 1.0]);
+    /// let mut x = vec![1.0, 2.0];
+    /// assert!(s.descend(&draw, &[1.0, -1.0], 0.5, &mut x, &mut [0.0; 2]));
+    /// assert_eq!(x, [0.5, 2.5]);
+    /// ```
+    fn descend(
+        &self,
+        draw: &SketchDraw,
+        g: &[f64],
+        gamma: f64,
+        x: &mut [f64],
+        scratch: &mut [f64],
+    ) -> bool {
+        self.apply_transpose(draw, g, scratch);
+        let mut finite = true;
+        for (xj, sj) in x.iter_mut().zip(scratch.iter()) {
+            *xj -= gamma * sj;
+            finite &= xj.is_finite();
+        }
+        finite
+    }
+
     /// `y = v + S(x − v)` as a dense vector (the sketched model).
     fn apply_shifted(&self, draw: &SketchDraw, x: &[f64], v: &[f64], y: &mut [f64]) {
         if self.is_diagonal() {

@@ -140,6 +140,84 @@ fn hadamard_apply_is_the_dense_product() {
     }
 }
 
+/// Past one L2 block (2¹⁶) the sketch runs fused passes (the upper levels of
+/// both transforms around the mask, tile by tile): checked against the
+/// definition `S z = Pᵀ D H B H D P z / m` made of two plain [`fwht`] calls, at
+/// sizes with one, two and six row levels, a bit-set and a dense inner draw, and
+/// with the shifted and the descent forms.
+#[test]
+fn hadamard_fused_passes_are_the_definition() {
+    for (d, inner) in [
+        ((1usize << 17) + 5, "bernoulli:0.5"),
+        (1 << 18, "gaussian:0.3"),
+        ((1 << 21) + 1, "bernoulli:0.25"),
+    ] {
+        let m = d.next_power_of_two();
+        let s = Hadamard::new(d, make(inner, m)).unwrap();
+        let mut draw = SketchDraw::new();
+        s.draw(&mut stream(9, Stream::Sketch), &mut draw);
+        let sign = |j: usize| (draw.aux[j / 64] >> (j % 64)) & 1 == 1;
+        let b = draw.to_dense(m);
+        let definition = |z: &[f64]| {
+            let mut u = vec![0.0; m];
+            for j in 0..d {
+                u[j] = if sign(j) { -z[j] } else { z[j] };
+            }
+            fwht(&mut u);
+            for (ui, bi) in u.iter_mut().zip(&b) {
+                *ui *= bi / m as f64;
+            }
+            fwht(&mut u);
+            (0..d)
+                .map(|j| if sign(j) { -u[j] } else { u[j] })
+                .collect::<Vec<f64>>()
+        };
+        let (z, v) = (random_vec(d, 31), random_vec(d, 32));
+        let want = definition(&z);
+        let scale = want.iter().fold(0.0f64, |a, w| a.max(w.abs()));
+        let mut got = vec![0.0; d];
+        s.apply(&draw, &z, &mut got);
+        let worst = got
+            .iter()
+            .zip(&want)
+            .fold(0.0f64, |a, (g, w)| a.max((g - w).abs()));
+        assert!(
+            worst <= 1e-12 * scale,
+            "hadamard:{inner} d = {d}: S z off by {worst:e} (scale {scale:e})"
+        );
+        // y = v + S(z − v)
+        let zv: Vec<f64> = z.iter().zip(&v).map(|(a, b)| a - b).collect();
+        let want_shifted: Vec<f64> = definition(&zv).iter().zip(&v).map(|(s, v)| v + s).collect();
+        s.apply_shifted(&draw, &z, &v, &mut got);
+        let worst = got
+            .iter()
+            .zip(&want_shifted)
+            .fold(0.0f64, |a, (g, w)| a.max((g - w).abs()));
+        assert!(
+            worst <= 1e-12 * (scale + 1.0),
+            "hadamard:{inner} d = {d}: shifted off by {worst:e}"
+        );
+        // The fused descent is the default one (Sᵀg, then x − γ·Sᵀg) bit for bit.
+        let gamma = 0.37;
+        let mut x_fused = v.clone();
+        let mut x_plain = v.clone();
+        let mut scratch = vec![0.0; d];
+        assert!(s.descend(&draw, &z, gamma, &mut x_fused, &mut scratch));
+        s.apply_transpose(&draw, &z, &mut scratch);
+        for (x, sg) in x_plain.iter_mut().zip(&scratch) {
+            *x -= gamma * sg;
+        }
+        assert!(
+            x_fused == x_plain,
+            "hadamard:{inner} d = {d}: fused descent differs"
+        );
+        // A non-finite gradient makes the descent say so.
+        let mut bad = z.clone();
+        bad[d / 2] = f64::INFINITY;
+        assert!(!s.descend(&draw, &bad, gamma, &mut x_fused, &mut scratch));
+    }
+}
+
 /// E[S] = I, E[SᵀS] and E[SᵀAS] of a Hadamard sketch by exact enumeration over
 /// the signs and the inner draws.
 #[test]
