@@ -189,8 +189,12 @@ impl Hadamard {
         use rayon::prelude::*;
         let (d, m) = (self.d, self.m);
         let signs = &draw.aux;
+        let block = L2_BLOCK.min(m);
+        // Rows of u (blocks) start ROW_STRIDE apart, so that a tile's rows fall in
+        // different cache sets.
+        let stride = if m > L2_BLOCK { ROW_STRIDE } else { m };
         let mut u = WORK.with_borrow_mut(std::mem::take);
-        u.resize(m, 0.0);
+        u.resize(m / block * stride, 0.0);
         let mut factors = Vec::new();
         let inv_m = 1.0 / m as f64;
         let mask = match (draw.member_bits(), draw.common_scale()) {
@@ -203,9 +207,9 @@ impl Hadamard {
                 Mask::Dense(&factors)
             }
         };
-        let block = L2_BLOCK.min(m);
         // 1. u = D P (z − v), lower levels.
-        u.par_chunks_mut(block).enumerate().for_each(|(b, chunk)| {
+        u.par_chunks_mut(stride).enumerate().for_each(|(b, chunk)| {
+            let chunk = &mut chunk[..block];
             // The block's model coordinates: j0 .. j0 + valid (none past d).
             let j0 = (b * block).min(d);
             let valid = (d - j0).min(block);
@@ -223,16 +227,16 @@ impl Hadamard {
         if m <= L2_BLOCK {
             masked(&mut u, 0, mask);
         } else {
-            sandwich_upper_levels(&mut u, mask);
+            sandwich_upper_levels(&mut u, stride, mask);
         }
         // 3. lower levels, D, finish.
         let finite = match finish {
             Finish::Shifted { out, v } => {
-                u.par_chunks_mut(block)
+                u.par_chunks_mut(stride)
                     .zip(out.par_chunks_mut(block))
                     .enumerate()
                     .for_each(|(b, (chunk, out))| {
-                        let j0 = b * block;
+                        let (j0, chunk) = (b * block, &mut chunk[..block]);
                         in_l2(chunk);
                         let v = v.map(|v| &v[j0..j0 + out.len()]);
                         store_signed(out, &chunk[..out.len()], v, &signs[j0 / 64..]);
@@ -240,10 +244,11 @@ impl Hadamard {
                 true
             }
             Finish::Descend { x, gamma } => u
-                .par_chunks_mut(block)
+                .par_chunks_mut(stride)
                 .zip(x.par_chunks_mut(block))
                 .enumerate()
                 .map(|(b, (chunk, x))| {
+                    let chunk = &mut chunk[..block];
                     in_l2(chunk);
                     descend_signed(x, &chunk[..x.len()], gamma, &signs[b * block / 64..])
                 })
@@ -473,6 +478,10 @@ const L1_BLOCK: usize = 1 << 11;
 /// Levels done inside one block that stays in the L2 cache (2¹⁶ doubles, 512 KiB);
 /// blocks run in parallel.
 const L2_BLOCK: usize = 1 << 16;
+/// Where consecutive blocks of [`L2_BLOCK`] values start in the sketch's work
+/// vector: one cache line more than a block, so that the rows of a tile (see
+/// [`upper_group`]) do not all fall in the same cache set.
+const ROW_STRIDE: usize = L2_BLOCK + 8;
 
 /// The fast Walsh–Hadamard transform in place: `u ← H u` for the unnormalised
 /// Sylvester–Hadamard matrix (`H_jl = (−1)^popcount(j & l)`), O(m log m) for
@@ -522,31 +531,32 @@ unsafe impl Sync for SendPtr {}
 /// pass over memory ([`upper_group`]). Levels run in increasing order, as in
 /// [`levels`].
 fn upper_levels(u: &mut [f64]) {
-    for (l0, g) in row_level_groups(u.len()) {
-        upper_group(u, l0, g, None);
+    for (l0, g) in row_level_groups(u.len() / L2_BLOCK) {
+        upper_group(u, L2_BLOCK, l0, g, None);
     }
 }
 
 /// The upper levels of two transforms with the mask between them (the middle
 /// pass of [`Hadamard::sandwich`]): the first transform's groups in increasing
 /// order, its last group fused with the mask and the second transform's same
-/// group, then the second transform's other groups in decreasing order.
-fn sandwich_upper_levels(u: &mut [f64], mask: Mask<'_>) {
-    let groups = row_level_groups(u.len());
+/// group, then the second transform's other groups in decreasing order. Row r
+/// of `u` starts at `r·stride` (see [`ROW_STRIDE`]).
+fn sandwich_upper_levels(u: &mut [f64], stride: usize, mask: Mask<'_>) {
+    let groups = row_level_groups(u.len() / stride);
     let (&(l_last, g_last), rest) = groups.split_last().expect("m > L2_BLOCK");
     for &(l0, g) in rest {
-        upper_group(u, l0, g, None);
+        upper_group(u, stride, l0, g, None);
     }
-    upper_group(u, l_last, g_last, Some(mask));
+    upper_group(u, stride, l_last, g_last, Some(mask));
     for &(l0, g) in rest.iter().rev() {
-        upper_group(u, l0, g, None);
+        upper_group(u, stride, l0, g, None);
     }
 }
 
-/// The groups of at most four row levels, `(first level, levels)`, of a vector
-/// of length m > [`L2_BLOCK`].
-fn row_level_groups(m: usize) -> Vec<(u32, u32)> {
-    let row_levels = (m / L2_BLOCK).trailing_zeros();
+/// The groups of at most four row levels, `(first level, levels)`, for `rows`
+/// rows of [`L2_BLOCK`] values (a power of two, at least 2).
+fn row_level_groups(rows: usize) -> Vec<(u32, u32)> {
+    let row_levels = rows.trailing_zeros();
     (0..row_levels)
         .step_by(4)
         .map(|l0| (l0, (row_levels - l0).min(4)))
@@ -555,10 +565,10 @@ fn row_level_groups(m: usize) -> Vec<(u32, u32)> {
 
 /// Row levels `l0 .. l0 + g` in one pass over memory, tile by tile of `2^g` rows
 /// × [`TILE_COLUMNS`], tiles in parallel; with `mask`, each tile runs its levels,
-/// the mask, and its levels again.
-fn upper_group(u: &mut [f64], l0: u32, g: u32, mask: Option<Mask<'_>>) {
+/// the mask, and its levels again. Row r of `u` starts at `r·stride`.
+fn upper_group(u: &mut [f64], stride: usize, l0: u32, g: u32, mask: Option<Mask<'_>>) {
     use rayon::prelude::*;
-    let rows = u.len() / L2_BLOCK;
+    let rows = u.len() / stride;
     let base_ptr = SendPtr(u.as_mut_ptr());
     let pieces = L2_BLOCK / TILE_COLUMNS;
     let span = 1usize << g;
@@ -567,8 +577,8 @@ fn upper_group(u: &mut [f64], l0: u32, g: u32, mask: Option<Mask<'_>>) {
     (0..groups.len() * pieces).into_par_iter().for_each(|t| {
         let (first, c0) = (groups[t / pieces], (t % pieces) * TILE_COLUMNS);
         match mask {
-            None => tile(base_ptr, first, l0, span, c0, None),
-            Some(mask) => tile(base_ptr, first, l0, span, c0, Some(mask)),
+            None => tile(base_ptr, stride, first, l0, span, c0, None),
+            Some(mask) => tile(base_ptr, stride, first, l0, span, c0, Some(mask)),
         }
     });
 }
@@ -830,8 +840,10 @@ fn levels_scalar(u: &mut [f64], from: usize, to: usize) {
 /// on columns `c0 .. c0 + TILE_COLUMNS` (see [`upper_group`]), eight columns at a
 /// time in registers; with `mask`, the levels, the mask and the levels again.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn tile_lanes<V: Lanes>(
     ptr: SendPtr,
+    stride: usize,
     first: usize,
     l0: u32,
     span: usize,
@@ -839,10 +851,10 @@ fn tile_lanes<V: Lanes>(
     mask: Option<Mask<'_>>,
 ) {
     match span {
-        2 => tile_rows::<V, 2>(ptr, first, l0, c0, mask),
-        4 => tile_rows::<V, 4>(ptr, first, l0, c0, mask),
-        8 => tile_rows::<V, 8>(ptr, first, l0, c0, mask),
-        16 => tile_rows::<V, 16>(ptr, first, l0, c0, mask),
+        2 => tile_rows::<V, 2>(ptr, stride, first, l0, c0, mask),
+        4 => tile_rows::<V, 4>(ptr, stride, first, l0, c0, mask),
+        8 => tile_rows::<V, 8>(ptr, stride, first, l0, c0, mask),
+        16 => tile_rows::<V, 16>(ptr, stride, first, l0, c0, mask),
         _ => unreachable!("a group spans 2 to 16 rows"),
     }
 }
@@ -850,14 +862,17 @@ fn tile_lanes<V: Lanes>(
 #[inline(always)]
 fn tile_rows<V: Lanes, const R: usize>(
     ptr: SendPtr,
+    stride: usize,
     first: usize,
     l0: u32,
     c0: usize,
     mask: Option<Mask<'_>>,
 ) {
-    let mut at = [0; R];
-    for (k, a) in at.iter_mut().enumerate() {
-        *a = (first + (k << l0)) * L2_BLOCK + c0;
+    // Where each row's columns lie in `u`, and their coordinates (for the mask).
+    let (mut at, mut coord) = ([0; R], [0; R]);
+    for k in 0..R {
+        at[k] = (first + (k << l0)) * stride + c0;
+        coord[k] = (first + (k << l0)) * L2_BLOCK + c0;
     }
     for c in (0..TILE_COLUMNS).step_by(8) {
         let mut r = [V::splat(0.0); R];
@@ -868,8 +883,8 @@ fn tile_rows<V: Lanes, const R: usize>(
         }
         butterflies(&mut r);
         if let Some(mask) = mask {
-            for (row, &a) in r.iter_mut().zip(&at) {
-                let j = a + c;
+            for (row, &jc) in r.iter_mut().zip(&coord) {
+                let j = jc + c;
                 *row = match mask {
                     Mask::Bits(bits, s) => row.scale_keep(s, bits[j / 64] >> (j % 64)),
                     Mask::Dense(factors) => {
@@ -925,7 +940,7 @@ lanes_dispatch!(
 lanes_dispatch!(
     /// One tile of [`upper_group`]; with a mask, the levels, the mask and the
     /// levels again.
-    fn tile(ptr: SendPtr, first: usize, l0: u32, span: usize, c0: usize, mask: Option<Mask<'_>>) => tile_lanes
+    fn tile(ptr: SendPtr, stride: usize, first: usize, l0: u32, span: usize, c0: usize, mask: Option<Mask<'_>>) => tile_lanes
 );
 
 /// The recipe of `hadamard:INNER`.
