@@ -354,16 +354,17 @@ fn store_signed_body(out: &mut [f64], u: &[f64], v: Option<&[f64]>, signs: &[u64
 
 #[inline(always)]
 fn descend_signed_body(x: &mut [f64], u: &[f64], gamma: f64, signs: &[u64]) -> bool {
-    // x·0 is 0 for a finite x and NaN otherwise: one sum says whether all are.
-    let mut nan_if_not_finite = 0.0;
+    // An integer OR of "exponent all ones" (an infinity or a NaN): no chain of
+    // dependent additions, so the loop vectorises.
+    let mut not_finite = 0u64;
     for (k, (block, &w)) in x.chunks_mut(64).zip(signs).enumerate() {
         let us = &u[64 * k..64 * k + block.len()];
         for (t, (o, &a)) in block.iter_mut().zip(us).enumerate() {
             *o -= gamma * flip(a, w, t);
-            nan_if_not_finite += *o * 0.0;
+            not_finite |= u64::from((o.to_bits() >> 52) & 0x7ff == 0x7ff);
         }
     }
-    nan_if_not_finite == 0.0
+    not_finite == 0
 }
 
 #[inline(always)]
