@@ -34,6 +34,7 @@
 //! let png = fig.render_png().unwrap();
 //! assert_eq!(&png[..4], b"\x89PNG");
 //! ```
+#![warn(missing_docs)]
 
 #![deny(missing_docs)]
 
