@@ -34,6 +34,7 @@ pub fn run(mut cfg: TrainConfig, mode: FolderMode, quiet: bool) -> Result<()> {
     }
     // Checks every rank makes alike: no messages yet, so every rank may just exit
     // (after rank 0 has said why: the broadcast holds the others until then).
+    let given = cfg.clone();
     let checked = match cfg.check().and_then(|c| check_mpi(&world, &c).map(|()| c)) {
         Ok(c) => c,
         Err(e) => leave(world, (rank == 0).then_some(e)),
@@ -42,7 +43,7 @@ pub fn run(mut cfg: TrainConfig, mode: FolderMode, quiet: bool) -> Result<()> {
         // A resumed run keeps its settings: rank 0 (which holds the run folder)
         // decides, and tells the others.
         let verdict = if rank == 0 {
-            mast::run::check_resume(&checked.config)
+            mast::run::check_resume(&given)
         } else {
             Ok(())
         };

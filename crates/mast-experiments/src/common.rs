@@ -145,15 +145,16 @@ impl DataSettings {
 }
 
 /// Runs one configuration into its folder, picking up earlier work there: a
-/// finished run whose `config.toml` equals this configuration is read back, not
+/// finished run whose `config.toml` equals this configuration (in its canonical
+/// form, [`mast::run::CheckedTrain::to_config`]) is read back, not
 /// redone; an unfinished one (a checkpoint, no summary) continues from its
 /// checkpoint; a folder holding another configuration is replaced (its run is
 /// redone). A diverged run is not an error here: its report says so.
 pub fn run_config(cfg: &TrainConfig) -> Result<TrainReport> {
     let checked = cfg.clone().check()?;
-    let dir = &checked.config.output.dir;
+    let dir = &checked.output.dir;
     let same_config = std::fs::read_to_string(dir.join("config.toml"))
-        .is_ok_and(|old| checked.config.to_toml().is_ok_and(|new| old == new));
+        .is_ok_and(|old| checked.to_config().to_toml().is_ok_and(|new| old == new));
     if same_config && dir.join("summary.json").exists() {
         if let Ok(report) = read_back(dir) {
             return Ok(report);

@@ -135,10 +135,10 @@ pub fn operator_step<O: Objective + ?Sized>(
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Estimate {
     /// Sample mean.
-    #[serde(deserialize_with = "crate::run::io::f64_or_nan")]
+    #[serde(deserialize_with = "crate::serde_util::f64_or_nan")]
     pub mean: f64,
     /// Standard error of the mean.
-    #[serde(deserialize_with = "crate::run::io::f64_or_nan")]
+    #[serde(deserialize_with = "crate::serde_util::f64_or_nan")]
     pub std_err: f64,
     /// Number of samples.
     pub samples: usize,

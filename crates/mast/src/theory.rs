@@ -83,56 +83,56 @@ pub struct TheoryReport {
     #[serde(default = "yes")]
     pub unbiased: bool,
     /// Smoothness of f.
-    #[serde(deserialize_with = "crate::run::io::f64_or_nan")]
+    #[serde(deserialize_with = "crate::serde_util::f64_or_nan")]
     pub l_f: f64,
     /// Strong convexity of f (λ for ℓ2-regularised losses).
-    #[serde(deserialize_with = "crate::run::io::f64_or_nan")]
+    #[serde(deserialize_with = "crate::serde_util::f64_or_nan")]
     pub mu_f: f64,
     /// `λmax E[SᵀS]`.
-    #[serde(deserialize_with = "crate::run::io::f64_or_nan")]
+    #[serde(deserialize_with = "crate::serde_util::f64_or_nan")]
     pub l_d: f64,
     /// `λmin E[SᵀS]`.
-    #[serde(deserialize_with = "crate::run::io::f64_or_nan")]
+    #[serde(deserialize_with = "crate::serde_util::f64_or_nan")]
     pub mu_d: f64,
     /// `sup λmax(SᵀS)`.
-    #[serde(deserialize_with = "crate::run::io::f64_or_nan")]
+    #[serde(deserialize_with = "crate::serde_util::f64_or_nan")]
     pub l_s_max: f64,
     /// Expected kept coordinates per draw.
-    #[serde(deserialize_with = "crate::run::io::f64_or_nan")]
+    #[serde(deserialize_with = "crate::serde_util::f64_or_nan")]
     pub expected_kept: f64,
     /// `κ_D = L_f L_D / (μ_f μ_D)`: condition number of f_D's bounds.
-    #[serde(deserialize_with = "crate::run::io::f64_or_nan")]
+    #[serde(deserialize_with = "crate::serde_util::f64_or_nan")]
     pub kappa_d: f64,
     /// `γ = 1/(L_f L_S^max)`: the largest step with the strongly convex guarantee.
-    #[serde(deserialize_with = "crate::run::io::f64_or_nan")]
+    #[serde(deserialize_with = "crate::serde_util::f64_or_nan")]
     pub theory_gamma: f64,
     /// The run's horizon T (0 when unknown).
     #[serde(default)]
     pub horizon: u64,
     /// `1/(L_f √(L_D L_S^max T))`: the non-convex step for the horizon.
-    #[serde(default = "nan", deserialize_with = "crate::run::io::f64_or_nan")]
+    #[serde(default = "nan", deserialize_with = "crate::serde_util::f64_or_nan")]
     pub nonconvex_gamma: f64,
     /// `1 − γ μ_f μ_D` at the step actually used (per-step contraction of E‖x − x_D*‖²).
-    #[serde(deserialize_with = "crate::run::io::f64_or_nan")]
+    #[serde(deserialize_with = "crate::serde_util::f64_or_nan")]
     pub predicted_contraction: f64,
     /// The step used.
-    #[serde(deserialize_with = "crate::run::io::f64_or_nan")]
+    #[serde(deserialize_with = "crate::serde_util::f64_or_nan")]
     pub gamma: f64,
     /// `f_inf = f(x*)`, when the ERM optimum was computed.
-    #[serde(default = "nan", deserialize_with = "crate::run::io::f64_or_nan")]
+    #[serde(default = "nan", deserialize_with = "crate::serde_util::f64_or_nan")]
     pub f_star: f64,
     /// `‖x* − v‖²`.
-    #[serde(default = "nan", deserialize_with = "crate::run::io::f64_or_nan")]
+    #[serde(default = "nan", deserialize_with = "crate::serde_util::f64_or_nan")]
     pub x_star_dist_sq: f64,
     /// `L_f (L_D − 1)/2 ‖x* − v‖²`: bounds `f_D_inf − f_inf`.
-    #[serde(default = "nan", deserialize_with = "crate::run::io::f64_or_nan")]
+    #[serde(default = "nan", deserialize_with = "crate::serde_util::f64_or_nan")]
     pub fd_gap_bound: f64,
     /// `(L_f/μ_f)(L_D − 1)‖x* − v‖²`: bounds `‖x_D* − x*‖²`.
-    #[serde(default = "nan", deserialize_with = "crate::run::io::f64_or_nan")]
+    #[serde(default = "nan", deserialize_with = "crate::serde_util::f64_or_nan")]
     pub x_shift_bound: f64,
     /// `(2γ L_f L_S^max/(μ_f μ_D)) · fd_gap_bound`: bounds the neighbourhood
     /// `lim sup E‖x_t − x_D*‖²` of Algorithm 1 (I) at the step used.
-    #[serde(default = "nan", deserialize_with = "crate::run::io::f64_or_nan")]
+    #[serde(default = "nan", deserialize_with = "crate::serde_util::f64_or_nan")]
     pub neighbourhood: f64,
 }
 
@@ -227,7 +227,7 @@ pub struct DistributedTheory {
     /// `1/max_i L_{f_i} L_{S_i}^max` (strongly convex rule).
     pub gamma_strongly_convex: f64,
     /// `1/√(D_max T)` for the run's horizon T (non-convex rule).
-    #[serde(deserialize_with = "crate::run::io::f64_or_nan")]
+    #[serde(deserialize_with = "crate::serde_util::f64_or_nan")]
     pub gamma_nonconvex: f64,
     /// The horizon T.
     pub horizon: u64,

@@ -260,17 +260,16 @@ fn check_document(bytes: &[u8]) -> Result<(), TestCaseError> {
     let Ok(checked) = cfg.check() else {
         return Ok(());
     };
-    let c = &checked.config;
+    let c = &checked;
     prop_assert!((0.0..1.0).contains(&c.data.val_fraction));
-    prop_assert!(c.algorithm.eval_every >= 1);
+    prop_assert!(c.eval_every >= 1);
     prop_assert_ne!(c.threads, Some(0));
     for n in [1usize, 7, 1_000_000] {
         let steps = checked.steps(n);
         let schedule = checked.step_size_for(steps).resolve(0.5);
         prop_assert!(schedule.is_ok(), "{:?}", schedule);
-        if let Ok(lambda) = c.objective.lambda.resolve(n) {
-            prop_assert!(lambda.is_finite() && lambda >= 0.0, "λ = {}", lambda);
-        }
+        let lambda = c.lambda.resolve(n);
+        prop_assert!(lambda.is_finite() && lambda >= 0.0, "λ = {}", lambda);
     }
     // The run turns the checkpoint interval into a `Duration`.
     let every = c.output.checkpoint_every_s;
@@ -285,6 +284,18 @@ fn check_document(bytes: &[u8]) -> Result<(), TestCaseError> {
             prop_assert_eq!(s.len(), c.distributed.nodes);
         }
     }
+    // The canonical config (what a run folder holds) prints, reads back and
+    // checks to the same run.
+    let canonical = checked.to_config();
+    let text = canonical.to_toml().unwrap();
+    let back = TrainConfig::load(&dir.write("canonical.toml", text.as_bytes())).map_err(|e| {
+        TestCaseError::fail(format!("the canonical config does not load: {e}\n{text}"))
+    })?;
+    let again = back.clone().check().map_err(|e| {
+        TestCaseError::fail(format!("the canonical config does not check: {e}\n{text}"))
+    })?;
+    prop_assert_eq!(back.to_toml().unwrap(), text.clone());
+    prop_assert_eq!(again.to_config().to_toml().unwrap(), text);
     // Building the sketch either works or fails with a message (no panic).
     let _ = c.sketch.build(123);
     Ok(())

@@ -257,7 +257,7 @@ impl<O: Objective + ?Sized> Solver<O> for DoubleSketchedSgd {
     }
 
     fn restore_state(&mut self, saved: &serde_json::Value) -> Result<()> {
-        let s: Saved = crate::run::io::from_state(saved, "solver")?;
+        let s: Saved = crate::serde_util::from_state(saved, "solver")?;
         self.sketch_rng = s.sketch_rng;
         self.sampler = s.sampler;
         self.start_drawing();

@@ -312,7 +312,7 @@ impl<O: Objective + ?Sized> Solver<O> for Lsvrdsg {
     }
 
     fn restore_state(&mut self, saved: &serde_json::Value) -> Result<()> {
-        let s: Saved = crate::run::io::from_state(saved, "solver")?;
+        let s: Saved = crate::serde_util::from_state(saved, "solver")?;
         (self.rng, self.w, self.h, self.pick) = (s.rng, s.w, s.h, s.pick);
         Ok(())
     }

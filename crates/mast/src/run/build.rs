@@ -37,8 +37,8 @@ pub(crate) fn node_sketches(
     checked: &CheckedTrain,
     ctx: &SketchContext<'_>,
 ) -> Result<NodeSketches> {
-    let dc = &checked.config.distributed;
-    let spec = &checked.config.sketch;
+    let dc = &checked.distributed;
+    let spec = &checked.sketch;
     match &dc.node_sketches {
         Some(specs) => Ok(NodeSketches::Independent(
             specs
@@ -94,7 +94,7 @@ impl RunSketch {
     pub(crate) fn new(checked: &CheckedTrain, ctx: &SketchContext<'_>) -> Result<Self> {
         Ok(match checked.method {
             Method::Distributed => RunSketch::Nodes(node_sketches(checked, ctx)?),
-            _ => RunSketch::Single(checked.config.sketch.build_in(ctx)?),
+            _ => RunSketch::Single(checked.sketch.build_in(ctx)?),
         })
     }
 
@@ -173,13 +173,12 @@ pub(crate) fn build_solver_with<O: Objective + 'static>(
     choice: EngineChoice,
 ) -> Result<Built<O>> {
     let d = ctx.dim;
-    let cfg = &checked.config;
-    let (variant, seed) = (checked.variant, cfg.seed);
+    let (variant, seed) = (checked.variant, checked.seed);
     guard_run_memory(sets.train, d)?;
     Ok(match checked.method {
         Method::Dsgd => Built {
             solver: Box::new(DoubleSketchedSgd::new(
-                cfg.sketch.build_in(ctx)?,
+                checked.sketch.build_in(ctx)?,
                 variant,
                 step_size,
                 seed,
@@ -196,7 +195,7 @@ pub(crate) fn build_solver_with<O: Objective + 'static>(
             rho,
         } => Built {
             solver: Box::new(Lsvrdsg::new(
-                cfg.sketch.build_in(ctx)?,
+                checked.sketch.build_in(ctx)?,
                 n_sketches,
                 ref_batch,
                 rho,
@@ -206,7 +205,7 @@ pub(crate) fn build_solver_with<O: Objective + 'static>(
             shards: None,
         },
         Method::Distributed => {
-            let dc = &cfg.distributed;
+            let dc = &checked.distributed;
             let engine: Box<dyn Engine>;
             let shards;
             match choice {
@@ -289,11 +288,10 @@ pub(crate) fn reference_point<O: Objective + 'static>(
     shards: Option<&[Vec<usize>]>,
     quadratic: &impl Fn(Arc<Dataset>) -> Result<Option<Quadratic>>,
 ) -> Result<Option<(Vec<f64>, String)>> {
-    let cfg = &checked.config;
     let d = f.dim();
     let v = vec![0.0; d];
     let sketch = run_sketch.theory();
-    let identity = cfg.sketch.is_identity();
+    let identity = checked.sketch.is_identity();
     if checked.method == Method::Gd || (identity && checked.method == Method::Dsgd) {
         return Ok(erm_x.map(|x| (x.to_vec(), "x* (ERM optimum)".into())));
     }
@@ -321,12 +319,12 @@ pub(crate) fn reference_point<O: Objective + 'static>(
             // The same N draws the run will use (same seed, same stream).
             // (The solver owns its sketch: a second one from the same recipe.)
             let mut alg = Lsvrdsg::new(
-                cfg.sketch.build_in(&SketchContext::with_objective(f))?,
+                checked.sketch.build_in(&SketchContext::with_objective(f))?,
                 n_sketches,
                 ref_batch,
                 rho,
                 StepSize::Constant { gamma: 1.0 },
-                cfg.seed,
+                checked.seed,
             )?;
             Solver::<O>::init(&mut alg, &MastProblem::new(f, Shift::zero(d)))?;
             (

@@ -368,32 +368,103 @@ pub enum EngineKind {
     Mpi,
 }
 
-/// A validated [`TrainConfig`]: enums resolved, ranges checked.
-#[derive(Debug, Clone)]
+/// λ of a checked run: a fixed value (≥ 0, finite) or one over the number of
+/// training samples (the config's `"1/n"`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LambdaRule {
+    /// A fixed value.
+    Fixed(f64),
+    /// `1/n` for `n` training samples.
+    OneOverN,
+}
+
+impl LambdaRule {
+    /// The value for `n` training samples.
+    pub fn resolve(self, n: usize) -> f64 {
+        match self {
+            LambdaRule::Fixed(v) => v,
+            LambdaRule::OneOverN => 1.0 / n as f64,
+        }
+    }
+
+    /// The config's form of the rule.
+    pub fn to_lambda(self) -> Lambda {
+        match self {
+            LambdaRule::Fixed(v) => Lambda::Value(v),
+            LambdaRule::OneOverN => Lambda::Rule("1/n".into()),
+        }
+    }
+}
+
+/// The length of a checked run: a number of steps, or of passes over the data.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RunLength {
+    /// This many steps (`algorithm.steps`; it wins when `epochs` is given too).
+    Steps(u64),
+    /// This many passes over the training data (`algorithm.epochs`, > 0).
+    Epochs(f64),
+}
+
+/// Algorithm 2's checked nodes (`[distributed]` less its engine, which is
+/// [`CheckedTrain::engine`]). Kept for every method; only Algorithm 2 reads it,
+/// and only then are its counts checked against each other.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckedDistributed {
+    /// Number of nodes M.
+    pub nodes: usize,
+    /// How the training samples are split among nodes.
+    pub sharding: Sharding,
+    /// One sketch per node (None: the run's [`CheckedTrain::sketch`] for every node).
+    pub node_sketches: Option<Vec<SketchSpec>>,
+}
+
+/// A validated [`TrainConfig`]: every setting in its typed form (enums resolved,
+/// ranges checked), and nothing else. [`CheckedTrain::to_config`] gives back the
+/// canonical config, which checks to the same values.
+#[derive(Debug, Clone, PartialEq)]
 pub struct CheckedTrain {
-    /// The configuration it came from.
-    pub config: TrainConfig,
+    /// A name for reports (None: the output folder's name).
+    pub name: Option<String>,
+    /// Master seed of every random stream.
+    pub seed: u64,
+    /// Worker threads (None: all cores; never `Some(0)`).
+    pub threads: Option<usize>,
+    /// The sketch distribution D.
+    pub sketch: SketchSpec,
+    /// The training, test and validation data (`val_fraction` in [0, 1)).
+    pub data: DataConfig,
     /// The loss.
     pub loss: LossKind,
+    /// λ of the ℓ2 term.
+    pub lambda: LambdaRule,
     /// The method.
     pub method: Method,
-    /// The variant.
+    /// The variant (with its batch size for variant II).
     pub variant: Variant,
+    /// The length of the run.
+    pub length: RunLength,
     /// The step-size rule.
     pub step_size: StepSize,
+    /// Evaluate every this many steps (≥ 1).
+    pub eval_every: u64,
+    /// Algorithm 2's nodes.
+    pub distributed: CheckedDistributed,
     /// Algorithm 2's engine (in-process for the other methods).
     pub engine: EngineKind,
+    /// The run folder and what is written into it (`checkpoint_every_s` a
+    /// valid duration).
+    pub output: OutputConfig,
 }
 
 impl CheckedTrain {
     /// The number of steps for `n` training samples (`steps`, or `epochs` converted).
     pub fn steps(&self, n: usize) -> u64 {
-        let a = &self.config.algorithm;
-        match (a.steps, a.epochs, self.variant) {
-            (Some(s), _, _) => s,
-            (None, Some(e), Variant::Exact) => e.ceil() as u64,
-            (None, Some(e), Variant::Minibatch(b)) => (e * n as f64 / b as f64).ceil() as u64,
-            (None, None, _) => 1, // `check` requires one of them
+        match (self.length, self.variant) {
+            (RunLength::Steps(s), _) => s,
+            (RunLength::Epochs(e), Variant::Exact) => e.ceil() as u64,
+            (RunLength::Epochs(e), Variant::Minibatch(b)) => {
+                (e * n as f64 / b as f64).ceil() as u64
+            }
         }
     }
 
@@ -405,6 +476,88 @@ impl CheckedTrain {
                 horizon: steps.max(1),
             },
             s => s,
+        }
+    }
+
+    /// The interval between checkpoints (and metrics rewrites).
+    pub fn checkpoint_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs_f64(self.output.checkpoint_every_s.max(0.0))
+    }
+
+    /// The canonical configuration of this run: what a run folder's `config.toml`
+    /// holds. Checking it again gives `self` back. Settings the run does not read
+    /// (the L-SVRDSG counts of another method, the batch of variant I, the
+    /// multiplier of a constant step) take their defaults; aliases their
+    /// canonical names (`"mast"` is `"dsgd"`).
+    pub fn to_config(&self) -> TrainConfig {
+        let (method, n_sketches, ref_batch, rho) = match self.method {
+            Method::Dsgd => ("dsgd", None, None, None),
+            Method::Gd => ("gd", None, None, None),
+            Method::Lsvrdsg {
+                n_sketches,
+                ref_batch,
+                rho,
+            } => ("lsvrdsg", Some(n_sketches), Some(ref_batch), Some(rho)),
+            Method::Distributed => ("distributed", None, None, None),
+        };
+        let (variant, batch) = match self.variant {
+            Variant::Exact => ("exact", default_batch()),
+            Variant::Minibatch(b) => ("minibatch", b),
+        };
+        let rule = |r: &str| StepSetting::Rule(r.into());
+        let (step_size, step_multiplier, decay_t0) = match self.step_size {
+            StepSize::Constant { gamma } => (
+                StepSetting::Value(gamma),
+                default_multiplier(),
+                default_t0(),
+            ),
+            StepSize::Theory { multiplier } => (rule("theory"), multiplier, default_t0()),
+            StepSize::NonConvex { multiplier, .. } => (rule("nonconvex"), multiplier, default_t0()),
+            StepSize::Decreasing { multiplier, t0 } => (rule("decreasing"), multiplier, t0),
+        };
+        let (steps, epochs) = match self.length {
+            RunLength::Steps(s) => (Some(s), None),
+            RunLength::Epochs(e) => (None, Some(e)),
+        };
+        let engine = match self.engine {
+            EngineKind::InProcess => "in-process",
+            EngineKind::Mpi => "mpi",
+        };
+        let loss = match self.loss {
+            LossKind::Logistic => "logistic",
+            LossKind::LeastSquares => "least-squares",
+        };
+        TrainConfig {
+            name: self.name.clone(),
+            seed: self.seed,
+            threads: self.threads,
+            sketch: self.sketch.clone(),
+            data: self.data.clone(),
+            objective: ObjectiveConfig {
+                loss: loss.into(),
+                lambda: self.lambda.to_lambda(),
+            },
+            algorithm: AlgorithmConfig {
+                method: method.into(),
+                variant: variant.into(),
+                batch,
+                steps,
+                epochs,
+                step_size,
+                step_multiplier,
+                decay_t0,
+                eval_every: self.eval_every,
+                n_sketches,
+                ref_batch,
+                rho,
+            },
+            distributed: DistributedConfig {
+                nodes: self.distributed.nodes,
+                sharding: self.distributed.sharding,
+                node_sketches: self.distributed.node_sketches.clone(),
+                engine: engine.into(),
+            },
+            output: self.output.clone(),
         }
     }
 }
@@ -556,7 +709,8 @@ impl TrainConfig {
         toml::to_string_pretty(self).map_err(|e| MastError::param("config", e.to_string()))
     }
 
-    /// Validates everything that can be checked before loading data.
+    /// Validates everything that can be checked before loading data, turning
+    /// every setting into its typed form ([`CheckedTrain`]).
     pub fn check(self) -> Result<CheckedTrain> {
         let loss = match self.objective.loss.as_str() {
             "logistic" => LossKind::Logistic,
@@ -694,9 +848,13 @@ impl TrainConfig {
             },
         };
         step_size.resolve(1.0)?; // range checks
-        if self.algorithm.steps.is_none() && self.algorithm.epochs.is_none() {
-            return Err(MastError::param("algorithm.steps", "give steps or epochs"));
-        }
+        let length = match (self.algorithm.steps, self.algorithm.epochs) {
+            (Some(s), _) => RunLength::Steps(s),
+            (None, Some(e)) => RunLength::Epochs(e),
+            (None, None) => {
+                return Err(MastError::param("algorithm.steps", "give steps or epochs"))
+            }
+        };
         if let Some(e) = self.algorithm.epochs {
             if !(e > 0.0 && e.is_finite()) {
                 return Err(MastError::param(
@@ -731,13 +889,145 @@ impl TrainConfig {
             (Method::Distributed, "mpi") => EngineKind::Mpi,
             _ => EngineKind::InProcess,
         };
+        let lambda = match &self.objective.lambda {
+            Lambda::Rule(r) if r.trim() == "1/n" => LambdaRule::OneOverN,
+            other => LambdaRule::Fixed(other.resolve(1)?),
+        };
+        let eval_every = self.algorithm.eval_every;
+        let TrainConfig {
+            name,
+            seed,
+            threads,
+            sketch,
+            data,
+            distributed,
+            output,
+            ..
+        } = self;
         Ok(CheckedTrain {
-            config: self,
+            name,
+            seed,
+            threads,
+            sketch,
+            data,
             loss,
+            lambda,
             method,
             variant,
+            length,
             step_size,
+            eval_every,
+            distributed: CheckedDistributed {
+                nodes: distributed.nodes,
+                sharding: distributed.sharding,
+                node_sketches: distributed.node_sketches,
+            },
             engine,
+            output,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> TrainConfig {
+        toml::from_str(text).unwrap()
+    }
+
+    /// Written to a folder, read back and checked again, a checked config gives
+    /// the same typed values and the same canonical config.
+    fn round_trip(text: &str) -> CheckedTrain {
+        let dir = std::env::temp_dir().join(format!(
+            "mast-config-round-trip-{}-{}",
+            std::process::id(),
+            text.len()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let given = dir.join("given.toml");
+        std::fs::write(&given, text).unwrap();
+        let checked = TrainConfig::load(&given).unwrap().check().unwrap();
+        let written = checked.to_config();
+        let path = dir.join("config.toml");
+        std::fs::write(&path, written.to_toml().unwrap()).unwrap();
+        let read = TrainConfig::load(&path).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(read, written, "{text}");
+        let again = read.check().unwrap();
+        assert_eq!(again, checked, "{text}");
+        assert_eq!(again.to_config(), written, "{text}");
+        checked
+    }
+
+    #[test]
+    fn a_checked_config_round_trips_through_its_canonical_form() {
+        let c =
+            round_trip("name = \"plain\"\n[data]\ntrain = \"/d/a5a\"\n[algorithm]\nsteps = 50\n");
+        assert_eq!(c.length, RunLength::Steps(50));
+        assert_eq!(c.lambda, LambdaRule::OneOverN);
+
+        // Algorithm 2 with per-node sketches, the mpi engine where built, epochs.
+        let engine = if cfg!(feature = "mpi") {
+            "mpi"
+        } else {
+            "in-process"
+        };
+        let c = round_trip(&format!(
+            "seed = 7\nthreads = 2\nsketch = \"rand-k:0.5\"\n\
+             [data]\ntrain = \"/d/train\"\ntest = \"/d/test\"\nval_fraction = 0.2\nn_features = 30\n\
+             [objective]\nloss = \"ls\"\nlambda = \"0.25\"\n\
+             [algorithm]\nmethod = \"algorithm2\"\nvariant = \"II\"\nbatch = 8\nepochs = 2.5\n\
+             step_size = \"decreasing\"\nstep_multiplier = 0.5\ndecay_t0 = 20.0\neval_every = 3\n\
+             [distributed]\nnodes = 2\nsharding = \"by-label\"\n\
+             node_sketches = [\"bernoulli:0.5\", \"identity\"]\nengine = \"{engine}\"\n\
+             [output]\ndir = \"/r/run\"\ncheckpoint_every_s = 0.5\nfd_samples = 9\n"
+        ));
+        assert_eq!(c.method, Method::Distributed);
+        assert_eq!(c.length, RunLength::Epochs(2.5));
+        assert_eq!(c.lambda, LambdaRule::Fixed(0.25));
+        assert_eq!(c.loss, LossKind::LeastSquares);
+        assert_eq!(c.variant, Variant::Minibatch(8));
+        assert_eq!(c.steps(100), 32);
+        assert_eq!(c.distributed.nodes, 2);
+        let written = c.to_config();
+        assert_eq!(written.algorithm.method, "distributed");
+        assert_eq!(written.objective.loss, "least-squares");
+        assert_eq!(written.algorithm.variant, "minibatch");
+
+        // L-SVRDSG's defaults are written out; steps win over epochs.
+        let c = round_trip(
+            "[data]\ntrain = \"/d/a5a\"\n[objective]\nlambda = 0.01\n\
+             [algorithm]\nmethod = \"lsvrdsg\"\nn_sketches = 10\nsteps = 5\nepochs = 3.0\n\
+             step_size = 0.125\n",
+        );
+        assert_eq!(
+            c.method,
+            Method::Lsvrdsg {
+                n_sketches: 10,
+                ref_batch: 10,
+                rho: 0.1
+            }
+        );
+        assert_eq!(c.length, RunLength::Steps(5));
+        assert_eq!(c.step_size, StepSize::Constant { gamma: 0.125 });
+        assert_eq!(c.to_config().algorithm.rho, Some(0.1));
+        assert_eq!(c.to_config().algorithm.epochs, None);
+
+        // The non-convex rule.
+        round_trip(
+            "[data]\ntrain = \"/d/a5a\"\n[algorithm]\nmethod = \"gd\"\nsteps = 9\n\
+             step_size = \"non-convex\"\nstep_multiplier = 2.0\n",
+        );
+    }
+
+    #[test]
+    fn lambda_is_checked_before_the_data() {
+        let mut cfg = parse("[data]\ntrain = \"/d/a5a\"\n[algorithm]\nsteps = 1\n");
+        cfg.objective.lambda = Lambda::Value(-1.0);
+        let e = cfg.clone().check().unwrap_err().to_string();
+        assert!(e.contains("lambda"), "{e}");
+        cfg.objective.lambda = Lambda::Rule("half".into());
+        assert!(cfg.check().is_err());
     }
 }

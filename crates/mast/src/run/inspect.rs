@@ -93,9 +93,9 @@ fn overview<O: Objective + 'static>(
         .map(|(shards, nodes)| distributed_theory(nodes, shards, &loaded.train, &make, steps))
         .transpose()?;
     // The uniform Bernoulli at the same kept fraction, to compare with.
-    let uniform = match (checked.config.sketch.keep_fraction(), &run_sketch) {
+    let uniform = match (checked.sketch.keep_fraction(), &run_sketch) {
         (Some(q), RunSketch::Single(_))
-            if checked.config.sketch.kind() != "bernoulli" && q > 0.0 && q <= 1.0 =>
+            if checked.sketch.kind() != "bernoulli" && q > 0.0 && q <= 1.0 =>
         {
             let b = crate::sketch::Bernoulli::new(d, q)?;
             Some((

@@ -65,38 +65,34 @@ pub fn train_mpi(
             worker(world, checked).map(|()| None)
         }
     };
-    super::train::with_threads(checked.config.threads, job)
+    super::train::with_threads(checked.threads, job)
 }
 
 /// The checks every rank can make alone, before any message: Algorithm 2, with
 /// as many nodes as ranks. An error here is the same on every rank (no abort
 /// needed: every rank can just exit).
 pub fn check_mpi(world: &MpiWorld, checked: &CheckedTrain) -> Result<()> {
-    let cfg = &checked.config;
     if checked.method != Method::Distributed {
         return Err(MastError::param(
             "algorithm.method",
             "the mpi engine runs Algorithm 2: set method = \"distributed\" (or --method distributed)",
         ));
     }
-    if cfg.distributed.nodes != world.size() {
+    if checked.distributed.nodes != world.size() {
         return Err(MastError::param(
             "distributed.nodes",
             format!(
                 "{} nodes configured but {} MPI ranks: one rank per node (mpirun -np {})",
-                cfg.distributed.nodes,
+                checked.distributed.nodes,
                 world.size(),
-                cfg.distributed.nodes
+                checked.distributed.nodes
             ),
         ));
     }
     if checked.engine != EngineKind::Mpi {
         return Err(MastError::param(
             "distributed.engine",
-            format!(
-                "`{}`: the MPI job needs engine = \"mpi\"",
-                cfg.distributed.engine
-            ),
+            "`in-process`: the MPI job needs engine = \"mpi\"",
         ));
     }
     Ok(())
@@ -139,8 +135,7 @@ fn root(
     observers: &mut [&mut dyn Observer],
     mode: FolderMode,
 ) -> Result<TrainReport> {
-    let cfg = &checked.config;
-    let (loaded, map, shards) = match node_file(&cfg.data.train, 0) {
+    let (loaded, map, shards) = match node_file(&checked.data.train, 0) {
         // One file: every rank infers the same label map from it.
         None => (
             Loaded::load(checked)?,
@@ -175,21 +170,25 @@ fn root(
 /// Rank 0's data with per-node files: their union (in rank order) as the
 /// training set, with each file's own validation holdout.
 fn load_per_node(checked: &CheckedTrain, m: usize) -> Result<(Loaded, LabelMap, Vec<Vec<usize>>)> {
-    let cfg = &checked.config;
     let files = (0..m)
-        .map(|r| LibsvmFile::read(node_file(&cfg.data.train, r).expect("has {rank}")))
+        .map(|r| LibsvmFile::read(node_file(&checked.data.train, r).expect("has {rank}")))
         .collect::<Result<Vec<_>>>()?;
-    let test = cfg.data.test.as_ref().map(LibsvmFile::read).transpose()?;
+    let test = checked
+        .data
+        .test
+        .as_ref()
+        .map(LibsvmFile::read)
+        .transpose()?;
     let max_idx = files
         .iter()
         .chain(test.as_ref())
         .map(|f| f.max_index)
         .max()
         .unwrap_or(0);
-    let d = cfg.data.n_features.unwrap_or(max_idx);
+    let d = checked.data.n_features.unwrap_or(max_idx);
     if d == 0 {
         return Err(MastError::Data {
-            path: cfg.data.train.clone(),
+            path: checked.data.train.clone(),
             message: "no features: every row is empty".into(),
         });
     }
@@ -197,7 +196,11 @@ fn load_per_node(checked: &CheckedTrain, m: usize) -> Result<(Loaded, LabelMap, 
     let mut trains = Vec::with_capacity(m);
     let mut vals = Vec::new();
     for f in files {
-        let (t, v) = holdout(&f.into_dataset(d, &map)?, cfg.data.val_fraction, cfg.seed)?;
+        let (t, v) = holdout(
+            &f.into_dataset(d, &map)?,
+            checked.data.val_fraction,
+            checked.seed,
+        )?;
         trains.push(t);
         vals.extend(v);
     }
@@ -207,7 +210,7 @@ fn load_per_node(checked: &CheckedTrain, m: usize) -> Result<(Loaded, LabelMap, 
         shards.push((at..at + t.n_samples()).collect());
         at += t.n_samples();
     }
-    let name = cfg
+    let name = checked
         .data
         .train
         .file_name()
@@ -217,7 +220,7 @@ fn load_per_node(checked: &CheckedTrain, m: usize) -> Result<(Loaded, LabelMap, 
         .then(|| concat(&vals, format!("{name}-validation")))
         .transpose()?;
     let test = test.map(|t| t.into_dataset(d, &map)).transpose()?;
-    let lambda = cfg.objective.lambda.resolve(train.n_samples())?;
+    let lambda = checked.lambda.resolve(train.n_samples());
     Ok((
         Loaded {
             train: Arc::new(train),
@@ -292,29 +295,36 @@ fn concat(parts: &[Dataset], name: String) -> Result<Dataset> {
 
 /// Ranks 1..M: build this rank's node from its own rows, then serve rank 0.
 fn worker(world: &MpiWorld, checked: &CheckedTrain) -> Result<()> {
-    let cfg = &checked.config;
     let (r, m) = (world.rank(), world.size());
     let setup = Setup::broadcast(world, None);
-    let shard = match node_file(&cfg.data.train, r) {
+    let shard = match node_file(&checked.data.train, r) {
         Some(path) => {
             let file = LibsvmFile::read(path)?;
             holdout(
                 &file.into_dataset(setup.d, &setup.map)?,
-                cfg.data.val_fraction,
-                cfg.seed,
+                checked.data.val_fraction,
+                checked.seed,
             )?
             .0
         }
         None => {
-            let pair = load_libsvm_pair(&cfg.data.train, None::<&Path>, Some(setup.d))?;
-            let (train, _val) = holdout(&pair.train, cfg.data.val_fraction, cfg.seed)?;
+            let pair = load_libsvm_pair(&checked.data.train, None::<&Path>, Some(setup.d))?;
+            let (train, _val) = holdout(&pair.train, checked.data.val_fraction, checked.seed)?;
             drop(pair);
-            let shards = cfg.distributed.sharding.split(&train, m, cfg.seed)?;
+            let shards = checked
+                .distributed
+                .sharding
+                .split(&train, m, checked.seed)?;
             train.select_rows(&shards[r], format!("{} (node {r})", train.name))
             // `train` (the other nodes' rows) is freed here.
         }
     };
-    let (v, variant, seed, lambda) = (vec![0.0; setup.d], checked.variant, cfg.seed, setup.lambda);
+    let (v, variant, seed, lambda) = (
+        vec![0.0; setup.d],
+        checked.variant,
+        checked.seed,
+        setup.lambda,
+    );
     let shard = Arc::new(shard);
     match checked.loss {
         LossKind::Logistic => serve(Node::new(

@@ -4,7 +4,6 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::build::EngineChoice;
 use super::config::{CheckedTrain, EngineKind, LossKind, Method, TrainConfig};
@@ -59,7 +58,7 @@ pub struct Summary {
     /// Master seed.
     pub seed: u64,
     /// λ used.
-    #[serde(deserialize_with = "crate::run::io::f64_or_nan")]
+    #[serde(deserialize_with = "crate::serde_util::f64_or_nan")]
     pub lambda: f64,
     /// Training, validation and test sizes.
     pub n_train: usize,
@@ -72,7 +71,7 @@ pub struct Summary {
     /// Steps done.
     pub steps: u64,
     /// Epochs done.
-    #[serde(deserialize_with = "crate::run::io::f64_or_nan")]
+    #[serde(deserialize_with = "crate::serde_util::f64_or_nan")]
     pub epochs: f64,
     /// The last metrics row.
     pub last: super::MetricsRow,
@@ -100,10 +99,10 @@ pub struct Summary {
     #[serde(default)]
     pub observed_rate: Option<ObservedRate>,
     /// Wall time in seconds.
-    #[serde(deserialize_with = "crate::run::io::f64_or_nan")]
+    #[serde(deserialize_with = "crate::serde_util::f64_or_nan")]
     pub wall_time_s: f64,
     /// Mean wall time per step.
-    #[serde(deserialize_with = "crate::run::io::f64_or_nan")]
+    #[serde(deserialize_with = "crate::serde_util::f64_or_nan")]
     pub seconds_per_step: f64,
     /// Threads used.
     pub threads: usize,
@@ -191,7 +190,7 @@ pub fn train(
         ));
     }
     if mode == FolderMode::Resume {
-        check_resume(&checked.config)?;
+        refuse_changed(checked)?;
     }
     let job = || {
         train_inner(
@@ -202,7 +201,7 @@ pub fn train(
             EngineChoice::InProcess,
         )
     };
-    with_threads(checked.config.threads, job)
+    with_threads(checked.threads, job)
 }
 
 /// [`train`] on data already in memory (the Python package's route): `train`
@@ -233,9 +232,8 @@ pub fn train_on(
         }
     }
     let job = || {
-        let cfg = &checked.config;
-        let (train_set, val) = holdout(&train, cfg.data.val_fraction, cfg.seed)?;
-        let lambda = cfg.objective.lambda.resolve(train_set.n_samples())?;
+        let (train_set, val) = holdout(&train, checked.data.val_fraction, checked.seed)?;
+        let lambda = checked.lambda.resolve(train_set.n_samples());
         let loaded = Loaded {
             train: Arc::new(train_set),
             val,
@@ -244,7 +242,7 @@ pub fn train_on(
         };
         train_inner(checked, loaded, observers, mode, EngineChoice::InProcess)
     };
-    with_threads(checked.config.threads, job)
+    with_threads(checked.threads, job)
 }
 
 /// Runs `job` on a rayon pool of `threads` threads (the global pool when `None`).
@@ -270,12 +268,30 @@ where
 /// [`TrainConfig::RESUMABLE_KEYS`] may differ. A folder without `config.toml`
 /// passes (there is then no checkpoint to resume from either).
 pub fn check_resume(cfg: &TrainConfig) -> Result<()> {
-    let dir = &cfg.output.dir;
+    compare_with_saved(cfg, |saved| saved)
+}
+
+/// [`check_resume`] for a checked run: its canonical config
+/// ([`CheckedTrain::to_config`]) against the canonical form of the folder's
+/// `config.toml` (the saved config as written, if it no longer checks).
+fn refuse_changed(checked: &CheckedTrain) -> Result<()> {
+    compare_with_saved(&checked.to_config(), |saved| match saved.clone().check() {
+        Ok(c) => c.to_config(),
+        Err(_) => saved,
+    })
+}
+
+/// `given` against `form` of the saved `config.toml` in `given.output.dir`.
+fn compare_with_saved(
+    given: &TrainConfig,
+    form: impl FnOnce(TrainConfig) -> TrainConfig,
+) -> Result<()> {
+    let dir = &given.output.dir;
     let path = dir.join("config.toml");
     if !path.exists() {
         return Ok(());
     }
-    let changes = cfg.resume_changes(&TrainConfig::load(&path)?)?;
+    let changes = given.resume_changes(&form(TrainConfig::load(&path)?))?;
     if changes.is_empty() {
         Ok(())
     } else {
@@ -286,12 +302,12 @@ pub fn check_resume(cfg: &TrainConfig) -> Result<()> {
     }
 }
 
-fn prepare_folder(cfg: &TrainConfig, mode: FolderMode) -> Result<Option<Checkpoint>> {
-    let dir = &cfg.output.dir;
+fn prepare_folder(checked: &CheckedTrain, mode: FolderMode) -> Result<Option<Checkpoint>> {
+    let dir = &checked.output.dir;
     let ck_path = dir.join("checkpoint.json");
     match mode {
         FolderMode::Resume => {
-            check_resume(cfg)?;
+            refuse_changed(checked)?;
             if !ck_path.exists() {
                 return Err(MastError::Checkpoint {
                     path: ck_path,
@@ -328,10 +344,10 @@ pub(crate) struct Loaded {
 
 impl Loaded {
     pub(crate) fn load(checked: &CheckedTrain) -> Result<Self> {
-        let cfg = &checked.config;
-        let pair = load_libsvm_pair(&cfg.data.train, cfg.data.test.as_ref(), cfg.data.n_features)?;
-        let (train_set, val) = holdout(&pair.train, cfg.data.val_fraction, cfg.seed)?;
-        let lambda = cfg.objective.lambda.resolve(train_set.n_samples())?;
+        let data = &checked.data;
+        let pair = load_libsvm_pair(&data.train, data.test.as_ref(), data.n_features)?;
+        let (train_set, val) = holdout(&pair.train, data.val_fraction, checked.seed)?;
+        let lambda = checked.lambda.resolve(train_set.n_samples());
         Ok(Loaded {
             train: Arc::new(train_set),
             val,
@@ -401,7 +417,6 @@ fn run_job<O: Objective + 'static>(
     mode: FolderMode,
     engine: EngineChoice,
 ) -> Result<TrainReport> {
-    let cfg = &checked.config;
     let d = f.dim();
     let n = f.num_samples();
     let Job {
@@ -414,13 +429,16 @@ fn run_job<O: Objective + 'static>(
         distributed,
     } = plan(checked, f, &make, &quadratic, sets, engine)?;
     let sketch = run_sketch.theory();
-    let dir = cfg.output.dir.clone();
-    let resume = prepare_folder(cfg, mode)?;
+    let dir = checked.output.dir.clone();
+    let resume = prepare_folder(checked, mode)?;
     std::fs::create_dir_all(&dir)
         .map_err(|e| MastError::io(&dir, "cannot create run folder", e))?;
-    write_atomic(&dir.join("config.toml"), cfg.to_toml()?.as_bytes())?;
+    write_atomic(
+        &dir.join("config.toml"),
+        checked.to_config().to_toml()?.as_bytes(),
+    )?;
 
-    let name = cfg.name.clone().unwrap_or_else(|| {
+    let name = checked.name.clone().unwrap_or_else(|| {
         dir.file_name()
             .map(|s| s.to_string_lossy().to_string())
             .unwrap_or_else(|| "run".into())
@@ -432,12 +450,12 @@ fn run_job<O: Objective + 'static>(
         test: sets.test,
         reference: reference.as_ref().map(|r| r.0.as_slice()),
     };
-    let interval = Duration::from_secs_f64(cfg.output.checkpoint_every_s.max(0.0));
+    let interval = checked.checkpoint_interval();
     let mut csv = MetricsCsv::new(dir.join("metrics.csv"), interval);
     let mut exec = Executor::new(&problem, evaluator)
         .name(name.clone())
         .max_steps(steps)
-        .eval_every(cfg.algorithm.eval_every)
+        .eval_every(checked.eval_every)
         .checkpoint(dir.join("checkpoint.json"), interval)
         .observe(&mut csv);
     for o in observers.iter_mut() {
@@ -484,8 +502,8 @@ fn run_job<O: Objective + 'static>(
             &problem.shift,
             &*sketch,
             x_final,
-            cfg.output.fd_samples.max(2),
-            &mut stream(cfg.seed, Stream::Estimate),
+            checked.output.fd_samples.max(2),
+            &mut stream(checked.seed, Stream::Estimate),
         )
     } else {
         Estimate {
@@ -537,7 +555,7 @@ fn run_job<O: Objective + 'static>(
         status: outcome.status.clone(),
         solver: solver.name(),
         sketch: run_sketch.spec(),
-        seed: cfg.seed,
+        seed: checked.seed,
         lambda: sets.lambda,
         n_train: n,
         n_val: sets.val.map_or(0, |v| v.n_samples()),
