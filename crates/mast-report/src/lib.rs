@@ -35,7 +35,6 @@
 //! assert_eq!(&png[..4], b"\x89PNG");
 //! ```
 #![warn(missing_docs)]
-
 #![deny(missing_docs)]
 
 mod axis;

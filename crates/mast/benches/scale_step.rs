@@ -162,6 +162,22 @@ fn report_batch(label: &str, data: Dataset, sketches: &[String], min_time: f64, 
     }
 }
 
+/// Microseconds per call of `f`: the best of 5 blocks of at least `min_time / 5`
+/// seconds (and 3 calls) each.
+fn best_us(min_time: f64, f: &mut dyn FnMut()) -> f64 {
+    (0..5)
+        .map(|_| {
+            let start = Instant::now();
+            let mut k = 0;
+            while k < 3 || start.elapsed().as_secs_f64() < min_time / 5.0 {
+                f();
+                k += 1;
+            }
+            1e6 * start.elapsed().as_secs_f64() / k as f64
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let value = |flag: &str| {
@@ -199,19 +215,7 @@ fn main() {
         // The transform alone, and S z of a Hadamard sketch, at d = 2²⁰.
         let d = 1usize << 20;
         let mut u: Vec<f64> = (0..d).map(|j| (j % 7) as f64 - 3.0).collect();
-        let time = |f: &mut dyn FnMut()| {
-            (0..5)
-                .map(|_| {
-                    let start = Instant::now();
-                    let mut k = 0;
-                    while k < 3 || start.elapsed().as_secs_f64() < min_time / 5.0 {
-                        f();
-                        k += 1;
-                    }
-                    1e6 * start.elapsed().as_secs_f64() / k as f64
-                })
-                .fold(f64::INFINITY, f64::min)
-        };
+        let time = |f: &mut dyn FnMut()| best_us(min_time, f);
         let t = time(&mut || {
             fwht(&mut u);
             u.iter_mut().for_each(|t| *t *= 1.0 / 1024.0);
@@ -268,19 +272,7 @@ fn main() {
         let mut x: Vec<f64> = (0..d).map(|j| 1e-3 * ((j % 7) as f64 - 3.0)).collect();
         let (mut y, mut g, mut scratch) = (vec![0.0; d], vec![0.0; d], vec![0.0; d]);
         let batch: Vec<usize> = (0..32).map(|i| 97 * i).collect();
-        let time = |f: &mut dyn FnMut()| {
-            (0..5)
-                .map(|_| {
-                    let start = Instant::now();
-                    let mut k = 0;
-                    while k < 3 || start.elapsed().as_secs_f64() < min_time / 5.0 {
-                        f();
-                        k += 1;
-                    }
-                    1e6 * start.elapsed().as_secs_f64() / k as f64
-                })
-                .fold(f64::INFINITY, f64::min)
-        };
+        let time = |f: &mut dyn FnMut()| best_us(min_time, f);
         let t_apply = time(&mut || s.apply(&draw, &x, &mut y));
         let t_grad = time(&mut || {
             f.loss_grad(&y, mast::objective::Rows::Batch(&batch), &mut g);
