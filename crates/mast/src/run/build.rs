@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use super::config::{CheckedTrain, Method};
-use super::train::Sets;
 use crate::algorithm::{
     DistributedDsgd, DoubleSketchedSgd, GradientDescent, Lsvrdsg, MastProblem, NodeSketches,
     Solver, StepSize,
@@ -19,6 +18,16 @@ use crate::sketch::registry::SketchContext;
 use crate::sketch::{RandK, Sketch};
 use crate::sketched::QuadraticMast;
 use crate::theory::DistributedTheory;
+
+/// The data sets of a run and its resolved ℓ2 weight, as the plan and the
+/// builders here take them.
+#[derive(Clone, Copy)]
+pub(crate) struct Sets<'a> {
+    pub train: &'a Arc<Dataset>,
+    pub val: Option<&'a Dataset>,
+    pub test: Option<&'a Dataset>,
+    pub lambda: f64,
+}
 
 /// Which engine moves Algorithm 2's pieces.
 pub(crate) enum EngineChoice {

@@ -9,10 +9,9 @@
 use std::sync::Arc;
 
 use super::build::{
-    build_solver_with, distributed_theory, reference_point, Built, EngineChoice, RunSketch,
+    build_solver_with, distributed_theory, reference_point, Built, EngineChoice, RunSketch, Sets,
 };
 use super::config::CheckedTrain;
-use super::train::Sets;
 use crate::algorithm::erm::{solve_erm, ErmOptions, ErmSolution};
 use crate::algorithm::{Solver, StepSize};
 use crate::data::Dataset;

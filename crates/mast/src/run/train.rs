@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::build::EngineChoice;
+use super::build::{EngineChoice, Sets};
 use super::config::{CheckedTrain, EngineKind, LossKind, Method, TrainConfig};
 use super::executor::{Checkpoint, Evaluator, Executor, RunOutcome};
 use super::io::{read_json, write_atomic, write_json};
@@ -396,14 +396,6 @@ pub(crate) fn train_inner(
             engine,
         ),
     }
-}
-
-#[derive(Clone, Copy)]
-pub(crate) struct Sets<'a> {
-    pub train: &'a Arc<Dataset>,
-    pub val: Option<&'a Dataset>,
-    pub test: Option<&'a Dataset>,
-    pub lambda: f64,
 }
 
 #[allow(clippy::too_many_arguments)] // the job's parts, each used once
