@@ -218,6 +218,35 @@ fn hadamard_fused_passes_are_the_definition() {
     }
 }
 
+/// The fused passes give the same bits on one thread and on three (tiles and
+/// blocks go to threads in any order; each value's operations do not change).
+#[test]
+fn hadamard_passes_give_the_same_bits_on_any_thread_count() {
+    let d = (1usize << 18) + 3;
+    let s = Hadamard::new(d, make("bernoulli:0.5", d.next_power_of_two())).unwrap();
+    let mut draw = SketchDraw::new();
+    s.draw(&mut stream(5, Stream::Sketch), &mut draw);
+    let (z, v) = (random_vec(d, 41), random_vec(d, 42));
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let mut y = vec![0.0; d];
+            s.apply_shifted(&draw, &z, &v, &mut y);
+            let mut x = v.clone();
+            assert!(s.descend(&draw, &z, 0.1, &mut x, &mut vec![0.0; d]));
+            (y, x)
+        })
+    };
+    let one = run(1);
+    assert!(
+        one == run(3),
+        "the Hadamard passes depend on the thread count"
+    );
+}
+
 /// E[S] = I, E[SᵀS] and E[SᵀAS] of a Hadamard sketch by exact enumeration over
 /// the signs and the inner draws.
 #[test]
